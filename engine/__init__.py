@@ -1,0 +1,8 @@
+"""Sanny coordinator: split, fan-out, union, exact re-rank, vector store, WAL, persistence."""
+from sanny.workers import InnerParams, SearchParams
+
+from .errors import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound, SannyError
+from .index import Index, IndexConfig
+
+__all__ = ["Index", "IndexConfig", "InnerParams", "SearchParams", "SannyError", "InvalidArgument",
+           "NotFound", "AlreadyExists", "IndexCorrupt"]

@@ -1,0 +1,29 @@
+"""Exception types users catch. Each maps to one gRPC status in the service layer."""
+from __future__ import annotations
+
+
+class SannyError(Exception):
+    """Base of every error Sanny raises on purpose."""
+
+
+class InvalidArgument(SannyError, ValueError):
+    """A request field is wrong (shape, dimension, NaN/Inf, k, T, empty batch...)."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class NotFound(SannyError, KeyError):
+    """A key that is not in the index."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
+        return str(self.args[0]) if self.args else "not found"
+
+
+class AlreadyExists(SannyError):
+    """Insert of a key that is already present (use upsert to replace)."""
+
+
+class IndexCorrupt(SannyError):
+    """An index directory that is missing, incomplete or damaged."""

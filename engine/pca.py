@@ -1,0 +1,51 @@
+"""PCA fitted on a sample: the classic "extract -> reduce -> search" step.
+
+``out_dim == dim`` is a pure rotation (distances preserved exactly, variance concentrated in
+the leading columns); ``out_dim < dim`` also reduces. Only the *searched* space is reduced:
+the exact re-rank still uses the stored full vectors. For ``ip`` no mean is subtracted
+(centering would change inner products).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InvalidArgument
+
+
+class PCA:
+    def __init__(self, mean: np.ndarray, components: np.ndarray, variances: np.ndarray):
+        self.mean = mean.astype(np.float32)
+        self.components = components.astype(np.float32)  # [dim, out_dim], orthonormal columns
+        self.variances = variances.astype(np.float64)     # variance along each component
+
+    @property
+    def out_dim(self) -> int:
+        return self.components.shape[1]
+
+    @classmethod
+    def fit(cls, x: np.ndarray, out_dim: int, center: bool = True) -> "PCA":
+        x = np.asarray(x, np.float64)
+        n, dim = x.shape
+        if not 1 <= out_dim <= dim:
+            raise InvalidArgument("pca_dim", f"must be between 1 and {dim}, got {out_dim}")
+        if n < 2:
+            raise InvalidArgument("sample", "PCA needs at least 2 training vectors")
+        mean = x.mean(0) if center else np.zeros(dim)
+        xc = x - mean
+        cov = xc.T @ xc / max(n - 1, 1)
+        vals, vecs = np.linalg.eigh(cov)
+        order = np.argsort(vals)[::-1][:out_dim]
+        return cls(mean, vecs[:, order], np.maximum(vals[order], 0))
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray((x - self.mean) @ self.components, dtype=np.float32)
+
+    def explained(self, total_variance: float) -> float:
+        return float(self.variances.sum() / total_variance) if total_variance > 0 else 1.0
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"mean": self.mean, "components": self.components, "variances": self.variances}
+
+    @classmethod
+    def from_state(cls, st) -> "PCA":
+        return cls(st["mean"], st["components"], st["variances"])

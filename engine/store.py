@@ -1,0 +1,103 @@
+"""Keys <-> dense internal ids, and the full vectors used for the exact re-rank.
+
+Ids are handed out in insertion order from 0 and never reused (an upsert gets a new id), so
+workers can index their slices by id. ``keep_vectors=False`` keeps keys only: the distributed
+re-rank mode, where workers hold the data and the coordinator adds up partial distances.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+
+class VectorStore:
+    def __init__(self, dim: int, keep_vectors: bool = True, capacity: int = 1024):
+        self.dim, self.keep_vectors = dim, keep_vectors
+        self.keys: list[str | None] = []  # by id; None once removed
+        self.ids: dict[str, int] = {}
+        self.live = np.zeros(capacity, bool)
+        self.vectors = np.zeros((capacity if keep_vectors else 0, dim), np.float32)
+        self.norms = np.zeros(capacity if keep_vectors else 0, np.float32)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def size(self) -> int:
+        return len(self.keys)
+
+    def _grow(self, need: int) -> None:
+        if need <= len(self.live):
+            return
+        cap = max(need, 2 * len(self.live))
+        live = np.zeros(cap, bool)
+        live[: self.size] = self.live[: self.size]
+        self.live = live
+        if not self.keep_vectors:
+            return
+        v = np.zeros((cap, self.dim), np.float32)
+        v[: self.size] = self.vectors[: self.size]
+        n = np.zeros(cap, np.float32)
+        n[: self.size] = self.norms[: self.size]
+        self.vectors, self.norms = v, n
+
+    def add(self, keys: list[str], vectors: np.ndarray) -> np.ndarray:
+        """New ids for new keys (callers remove old ones first)."""
+        start = self.size
+        ids = np.arange(start, start + len(keys), dtype=np.int64)
+        self._grow(start + len(keys))
+        if self.keep_vectors:
+            self.vectors[start: start + len(keys)] = vectors
+            self.norms[start: start + len(keys)] = (vectors * vectors).sum(1)
+        self.live[start: start + len(keys)] = True
+        self.keys.extend(keys)
+        for k, i in zip(keys, ids):
+            self.ids[k] = int(i)
+        return ids
+
+    def drop(self, keys: list[str]) -> np.ndarray:
+        ids = np.array([self.ids.pop(k) for k in keys if k in self.ids], np.int64)
+        for i in ids:
+            self.keys[i] = None
+        self.live[ids] = False
+        return ids
+
+    def lookup(self, keys: list[str]) -> np.ndarray:
+        return np.array([self.ids.get(k, -1) for k in keys], np.int64)
+
+    def keys_of(self, ids: np.ndarray) -> np.ndarray:
+        out = np.empty(ids.shape, object)
+        flat = ids.ravel()
+        out.ravel()[:] = [self.keys[i] if i >= 0 else None for i in flat]
+        return out
+
+    def is_live(self, ids: np.ndarray) -> np.ndarray:
+        ok = (ids >= 0) & (ids < self.size)
+        out = np.zeros(ids.shape, bool)
+        out[ok] = self.live[ids[ok]]
+        return out
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        with open(os.path.join(path, "keys.json"), "w") as f:
+            json.dump(self.keys, f)
+        if self.keep_vectors:
+            np.save(os.path.join(path, "vectors.npy"), self.vectors[: self.size])
+
+    @classmethod
+    def load(cls, path: str, dim: int, keep_vectors: bool) -> "VectorStore":
+        with open(os.path.join(path, "keys.json")) as f:
+            keys = json.load(f)
+        st = cls(dim, keep_vectors, capacity=max(1024, len(keys)))
+        st.keys = keys
+        st.ids = {k: i for i, k in enumerate(keys) if k is not None}
+        st.live[: len(keys)] = [k is not None for k in keys]
+        if keep_vectors:
+            v = np.load(os.path.join(path, "vectors.npy"))
+            if v.shape != (len(keys), dim):
+                raise ValueError(f"vectors.npy has shape {v.shape}, expected {(len(keys), dim)}")
+            st.vectors[: len(keys)] = v
+            st.norms[: len(keys)] = (v * v).sum(1)
+        return st

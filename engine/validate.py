@@ -1,0 +1,73 @@
+"""Request checks shared by the Python API, the CLI and the gRPC service.
+
+Each failure is an ``InvalidArgument`` naming the field, raised before anything is written.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InvalidArgument
+
+MAX_K = 10_000
+MAX_T = 100_000
+
+
+def vectors(x, dim: int, field: str = "vectors") -> np.ndarray:
+    try:
+        a = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError) as e:
+        raise InvalidArgument(field, f"not a numeric array ({e})") from None
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2:
+        raise InvalidArgument(field, f"expected a 2-D array (n, {dim}), got {a.ndim}-D")
+    if a.shape[0] == 0:
+        raise InvalidArgument(field, "empty batch")
+    if a.shape[1] != dim:
+        raise InvalidArgument(field, f"wrong dimension: expected {dim}, got {a.shape[1]}")
+    bad = ~np.isfinite(a).all(1)
+    if bad.any():
+        raise InvalidArgument(field, f"row {int(np.argmax(bad))} contains NaN or Inf")
+    return np.ascontiguousarray(a)
+
+
+def keys(ks, n: int | None = None, field: str = "keys") -> list[str]:
+    if isinstance(ks, (str, bytes)):
+        ks = [ks]
+    ks = list(ks)
+    if not ks:
+        raise InvalidArgument(field, "empty batch")
+    for i, k in enumerate(ks):
+        if not isinstance(k, str) or not k:
+            raise InvalidArgument(field, f"key {i} must be a non-empty string, got {k!r}")
+    if n is not None and len(ks) != n:
+        raise InvalidArgument(field, f"{len(ks)} keys for {n} vectors")
+    if len(set(ks)) != len(ks):
+        seen = set()
+        dup = next(k for k in ks if k in seen or seen.add(k))
+        raise InvalidArgument(field, f"key {dup!r} appears twice in one batch")
+    return ks
+
+
+def k_and_T(k, T, n_subspaces: int) -> tuple[int, int]:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+        raise InvalidArgument("k", f"must be an integer, got {k!r}")
+    if not 1 <= k <= MAX_K:
+        raise InvalidArgument("k", f"must be between 1 and {MAX_K}, got {k}")
+    if T is None:
+        T = max(k, 50)
+    if not isinstance(T, (int, np.integer)) or isinstance(T, bool):
+        raise InvalidArgument("T", f"must be an integer, got {T!r}")
+    if T < k:
+        raise InvalidArgument("T", f"must be >= k ({k}), got {T}")
+    if T > MAX_T:
+        raise InvalidArgument("T", f"must be <= {MAX_T}, got {T}")
+    return int(k), int(T)
+
+
+def unit(x: np.ndarray, field: str) -> np.ndarray:
+    """Normalise rows for the cosine metric; a zero vector has no direction."""
+    n = np.linalg.norm(x, axis=1)
+    if (n == 0).any():
+        raise InvalidArgument(field, f"row {int(np.argmax(n == 0))} is a zero vector (no direction for cosine)")
+    return (x / n[:, None]).astype(np.float32)

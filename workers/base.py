@@ -1,0 +1,121 @@
+"""The one Worker interface every transport (in-process, Ray actor, gRPC) implements.
+
+A worker owns a *group* of subspaces (one or more) of the split space. The coordinator
+sends it only its columns of each vector; the worker keeps one inner index per subspace
+and answers batch-first calls: one call carries many queries.
+
+Ids are the coordinator's int64 internal ids. Distances are *partial* distances in the
+worker's subspaces: squared L2 for ``l2``/``cosine`` and ``-<q, x>`` for ``ip``, so that
+the full distance is the sum over all subspaces.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+METRICS = ("l2", "cosine", "ip")
+
+
+@dataclass
+class InnerParams:
+    """Build-time parameters of the inner (per-subspace) index.
+
+    kind: ``ngt`` (default), ``exact`` (BLAS brute force; the test oracle and a fast
+    choice for very low-dim subspaces of small collections).
+    graph: ``anng`` or ``onng`` (NGT's optimised graph: better search, slower build,
+    no in-place remove — removed ids are masked instead).
+    """
+
+    kind: str = "ngt"
+    edge_size_for_creation: int = 10
+    edge_size_for_search: int = 40
+    graph: str = "anng"
+    onng_outgoing: int = 10
+    onng_incoming: int = 120
+    onng_creation_edges: int = 100
+    threads: int = 0  # 0: all cores
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "InnerParams":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class SearchParams:
+    """Per-query knobs of the subspace searches."""
+
+    epsilon: float = 0.1
+    edge_size: int = -1  # -1: the index's edge_size_for_search
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class WorkerSpec:
+    """Which subspaces a worker holds and their widths (columns of the worker's slice)."""
+
+    subspaces: list[int]
+    widths: list[int]
+    metric: str = "l2"
+    inner: InnerParams = field(default_factory=InnerParams)
+
+    @property
+    def dim(self) -> int:
+        return int(sum(self.widths))
+
+    def to_dict(self) -> dict:
+        return {"subspaces": list(self.subspaces), "widths": list(self.widths),
+                "metric": self.metric, "inner": self.inner.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WorkerSpec":
+        return cls(list(d["subspaces"]), list(d["widths"]), d.get("metric", "l2"),
+                   InnerParams.from_dict(d.get("inner", {})))
+
+
+class Worker(abc.ABC):
+    """Subspace worker protocol. Arrays in, arrays out; no transport details."""
+
+    spec: WorkerSpec
+
+    @abc.abstractmethod
+    def insert(self, ids: np.ndarray, slices: np.ndarray) -> None:
+        """Add vectors: ``ids[n]`` int64, ``slices[n, spec.dim]`` float32 (this worker's columns)."""
+
+    @abc.abstractmethod
+    def remove(self, ids: np.ndarray) -> None:
+        """Forget ids; unknown ids are ignored (removal is idempotent for WAL replay)."""
+
+    @abc.abstractmethod
+    def search(self, queries: np.ndarray, T: int, params: SearchParams
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``T`` per subspace: ``ids[g, m, T]`` (-1 padded), ``dists[g, m, T]`` (inf padded),
+        ``g`` = number of subspaces this worker holds, rows sorted by distance."""
+
+    @abc.abstractmethod
+    def partial_distances(self, queries: np.ndarray, candidate_ids: np.ndarray) -> np.ndarray:
+        """Sum over this worker's subspaces of the partial distance of each candidate:
+        ``candidate_ids[m, C]`` (-1 = none) -> ``dists[m, C]`` (inf where none/unknown)."""
+
+    @abc.abstractmethod
+    def build(self) -> None:
+        """Make every inserted vector searchable (graph construction / optimisation)."""
+
+    @abc.abstractmethod
+    def save(self, path: str) -> None:
+        """Write the worker's complete state under directory ``path``."""
+
+    @abc.abstractmethod
+    def load(self, path: str) -> None:
+        """Replace the worker's state with the one saved under ``path``."""
+
+    @abc.abstractmethod
+    def stats(self) -> dict:
+        """Counts, dims and memory, for info/health."""
+
+    def close(self) -> None:  # pragma: no cover - default no-op
+        """Release resources (files, processes)."""

@@ -1,0 +1,248 @@
+"""Inner indexes: one per subspace, all with the same small interface.
+
+``NgtInner`` wraps ngtpy (ANNG, optionally optimised to ONNG). ``ExactInner`` is BLAS brute
+force over the worker's slice array: the test oracle, and a sound choice when a subspace is
+very low-dimensional and the collection small.
+
+Both return squared-L2 partial distances (``ip``: ``-<q,x>``, recomputed from the slices since
+NGT's inner-product "distance" is a transformed score, not the dot product).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+
+from .base import InnerParams, SearchParams
+
+
+def topk_rows(d: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise smallest ``T`` of ``d[m, n]``, sorted; pads with (-1, inf) when n < T."""
+    m, n = d.shape
+    ids = np.full((m, T), -1, np.int64)
+    out = np.full((m, T), np.inf, np.float32)
+    t = min(T, n)
+    if t == 0:
+        return ids, out
+    part = np.argpartition(d, t - 1, axis=1)[:, :t] if t < n else np.tile(np.arange(n), (m, 1))
+    pd = np.take_along_axis(d, part, axis=1)
+    order = np.argsort(pd, axis=1, kind="stable")
+    ids[:, :t] = np.take_along_axis(part, order, axis=1)
+    out[:, :t] = np.take_along_axis(pd, order, axis=1)
+    bad = ~np.isfinite(out)
+    ids[bad] = -1
+    return ids, out
+
+
+def partial(metric: str, q: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Partial distances of ``q[m, w]`` to gathered ``x[m, C, w]`` -> ``[m, C]``."""
+    dot = np.einsum("mcw,mw->mc", x, q, optimize=False)
+    if metric == "ip":
+        return -dot
+    return np.maximum(np.einsum("mcw,mcw->mc", x, x) - 2 * dot + (q * q).sum(1)[:, None], 0)
+
+
+class ExactInner:
+    """Brute force over ``store.arrays[s]`` (shared with the worker, no copy)."""
+
+    def __init__(self, store, s: int, metric: str):
+        self.store, self.s, self.metric = store, s, metric
+
+    def add(self, ids: np.ndarray, x: np.ndarray) -> None:  # data already in the store
+        pass
+
+    def remove(self, ids: np.ndarray) -> None:
+        pass
+
+    def build(self, optimize: bool = False) -> None:
+        pass
+
+    def search(self, q: np.ndarray, T: int, params: SearchParams):
+        n = self.store.size
+        X = self.store.arrays[self.s][:n]
+        live = self.store.live[:n]
+        chunk = max(1, (1 << 24) // max(n, 1))
+        ids, dists = [], []
+        xx = (X * X).sum(1)
+        for i in range(0, len(q), chunk):
+            qc = q[i: i + chunk]
+            d = -(qc @ X.T) if self.metric == "ip" else np.maximum(xx - 2 * (qc @ X.T) + (qc * qc).sum(1)[:, None], 0)
+            d[:, ~live] = np.inf
+            a, b = topk_rows(d.astype(np.float32, copy=False), T)
+            ids.append(a)
+            dists.append(b)
+        return np.concatenate(ids), np.concatenate(dists)
+
+    def save(self, path: str) -> None:
+        pass
+
+    def load(self, path: str) -> None:
+        pass
+
+    def nbytes(self) -> int:
+        return 0
+
+
+class NgtInner:
+    """One NGT graph over one subspace. NGT ids are its own (reused after removal);
+    ``gid_of`` maps them to internal ids, ``ngt_of`` back."""
+
+    def __init__(self, workdir: str, width: int, params: InnerParams, metric: str, store, s: int):
+        import ngtpy  # heavy import kept local: the exact worker runs without it
+
+        self._ngtpy = ngtpy
+        self.workdir, self.width, self.p, self.metric = workdir, width, params, metric
+        self.store, self.s = store, s
+        self.path = os.path.join(workdir, "ngt")
+        self.gid_of = np.full(1024, -1, np.int64)
+        self.ngt_of = np.full(1024, -1, np.int64)
+        self.masked = 0  # removed but still in an ONNG graph (no in-place remove there)
+        self.unbuilt = 0
+        self.optimized = False
+        self._create()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _create(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.makedirs(self.workdir, exist_ok=True)
+        edges = self.p.onng_creation_edges if self.p.graph == "onng" else self.p.edge_size_for_creation
+        dist = "Inner Product" if self.metric == "ip" else "L2"
+        self._ngtpy.create(self.path, self.width, edge_size_for_creation=edges,
+                           edge_size_for_search=self.p.edge_size_for_search,
+                           distance_type=dist, object_type="Float")
+        self._open()
+
+    def _open(self) -> None:
+        self.index = self._ngtpy.Index(self.path, log_disabled=True)
+        self.results = self._ngtpy.BatchResults()
+        self._warm = False
+
+    @property
+    def threads(self) -> int:
+        return self.p.threads or os.cpu_count() or 1
+
+    @staticmethod
+    def _fit(a: np.ndarray, need: int) -> np.ndarray:
+        if need <= len(a):
+            return a
+        b = np.full(max(need, 2 * len(a)), -1, np.int64)
+        b[: len(a)] = a
+        return b
+
+    # -- writes --------------------------------------------------------------------------
+    def add(self, ids: np.ndarray, x: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        self.ngt_of = self._fit(self.ngt_of, int(ids.max()) + 1)
+        x64 = np.asarray(x, np.float64)
+        nids = np.empty(len(ids), np.int64)
+        for i in range(len(ids)):  # ngtpy.insert is the only call that returns the new id
+            nids[i] = self.index.insert(x64[i])
+        self.gid_of = self._fit(self.gid_of, int(nids.max()) + 1)
+        self.gid_of[nids] = ids
+        self.ngt_of[ids] = nids
+        self.unbuilt += len(ids)
+
+    def remove(self, ids: np.ndarray) -> None:
+        ids = ids[(ids >= 0) & (ids < len(self.ngt_of))]
+        nids = self.ngt_of[ids]
+        keep = nids >= 0
+        ids, nids = ids[keep], nids[keep]
+        self.ngt_of[ids] = -1
+        if self.optimized:  # ONNG: leave it in the graph, results are filtered by liveness
+            self.masked += len(ids)
+            return
+        for n in nids:
+            self.index.remove(int(n))
+        self.gid_of[nids] = -1
+
+    def build(self, optimize: bool = False) -> None:
+        if self.unbuilt:
+            self.index.build_index(num_threads=self.threads)
+            self.unbuilt = 0
+        if optimize and self.p.graph == "onng" and not self.optimized:
+            self._optimize()
+
+    def _optimize(self) -> None:
+        """ANNG -> ONNG (NGT's degree-adjusted graph): same object ids, better search."""
+        self.index.save()
+        self.index.close()
+        out = self.path + ".onng"
+        shutil.rmtree(out, ignore_errors=True)
+        opt = self._ngtpy.Optimizer(num_of_outgoings=self.p.onng_outgoing,
+                                    num_of_incomings=self.p.onng_incoming, log_disabled=True)
+        opt.execute(self.path, out)
+        shutil.rmtree(self.path)
+        os.rename(out, self.path)
+        self._open()
+        self.optimized = True
+
+    # -- search --------------------------------------------------------------------------
+    def search(self, q: np.ndarray, T: int, params: SearchParams):
+        m = len(q)
+        size = T + min(self.masked, T)
+        if not self._warm and m:  # NGT-labs/NGT#174: one plain search before batch/threads
+            self.index.search(q[0], size=1)
+            self._warm = True
+        kw = {"num_of_search_objects": size, "epsilon": float(params.epsilon)}
+        if params.edge_size and params.edge_size > 0:
+            kw["edge_size"] = int(params.edge_size)
+        self.index.set(**kw)
+        self.index.batch_search(np.ascontiguousarray(q, np.float32), self.results, size=size)
+        offs = np.asarray(self.results.get_index(), np.int64)
+        nid = np.asarray(self.results.get_indexed_ids(), np.int64)
+        dist = np.asarray(self.results.get_indexed_distances(), np.float32)
+        counts = np.diff(offs[: m + 1]) if len(offs) > m else np.diff(np.append(offs, len(nid)))
+        row = np.repeat(np.arange(m), counts)
+        col = np.arange(len(nid)) - np.repeat(offs[:m], counts)
+        gid = self.gid_of[nid]
+        ok = self.store.is_live(gid)
+        # compact live results to the left, keep order (NGT returns them sorted)
+        row, col, gid, dist = row[ok], col[ok], gid[ok], dist[ok]
+        first = np.searchsorted(row, np.arange(m))  # rows are grouped by query, in order
+        pos = np.arange(len(row)) - first[row]
+        sel = pos < T
+        ids = np.full((m, T), -1, np.int64)
+        out = np.full((m, T), np.inf, np.float32)
+        ids[row[sel], pos[sel]] = gid[sel]
+        if self.metric == "ip":
+            x = self.store.arrays[self.s][np.maximum(ids, 0)]
+            d = partial("ip", q, x).astype(np.float32)
+            d[ids < 0] = np.inf
+            order = np.argsort(d, axis=1, kind="stable")
+            return np.take_along_axis(ids, order, 1), np.take_along_axis(d, order, 1)
+        out[row[sel], pos[sel]] = dist[sel] * dist[sel]
+        return ids, out
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        self.index.save()
+        shutil.copytree(self.path, os.path.join(path, "ngt"))
+        np.savez(os.path.join(path, "ngtmap.npz"), gid_of=self.gid_of, ngt_of=self.ngt_of,
+                 meta=np.array([self.masked, int(self.optimized)], np.int64))
+
+    def load(self, path: str) -> None:
+        self.index.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+        shutil.copytree(os.path.join(path, "ngt"), self.path)
+        with np.load(os.path.join(path, "ngtmap.npz")) as z:
+            self.gid_of, self.ngt_of = z["gid_of"].copy(), z["ngt_of"].copy()
+            self.masked, opt = (int(v) for v in z["meta"])
+        self.optimized = bool(opt)
+        self.unbuilt = 0
+        self._open()
+
+    def nbytes(self) -> int:
+        try:
+            return int(self.index.get_size_of_object_repository() + self.index.get_size_of_graph_repository())
+        except AttributeError:  # older ngtpy builds lack the size calls
+            return 0
+
+
+def make_inner(kind: str, workdir: str, width: int, params: InnerParams, metric: str, store, s: int):
+    if kind == "exact":
+        return ExactInner(store, s, metric)
+    if kind == "ngt":
+        return NgtInner(workdir, width, params, metric, store, s)
+    raise ValueError(f"inner index kind must be 'ngt' or 'exact', got {kind!r}")

@@ -1,0 +1,77 @@
+"""Dense per-subspace storage of a worker's slices, indexed directly by internal id.
+
+Every worker holds a slice of *every* vector (the split is by dimension, not by row), and the
+coordinator hands out dense, never-reused int64 ids, so the id itself is the row: lookups for
+partial distances and exact search are plain numpy fancy indexing, no dict per candidate.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class SliceStore:
+    def __init__(self, widths: list[int], capacity: int = 1024):
+        self.widths = list(widths)
+        self.arrays = [np.zeros((capacity, w), np.float32) for w in self.widths]
+        self.live = np.zeros(capacity, bool)
+        self.size = 0  # one past the highest id ever stored
+
+    @property
+    def capacity(self) -> int:
+        return len(self.live)
+
+    @property
+    def count(self) -> int:
+        return int(self.live[: self.size].sum())
+
+    def _grow(self, need: int) -> None:
+        if need <= self.capacity:
+            return
+        cap = max(need, 2 * self.capacity)
+        for i, a in enumerate(self.arrays):
+            b = np.zeros((cap, a.shape[1]), np.float32)
+            b[: self.size] = a[: self.size]
+            self.arrays[i] = b
+        live = np.zeros(cap, bool)
+        live[: self.size] = self.live[: self.size]
+        self.live = live
+
+    def put(self, ids: np.ndarray, parts: list[np.ndarray]) -> None:
+        """Store ``parts[s][n, widths[s]]`` under ``ids[n]``."""
+        if len(ids) == 0:
+            return
+        self._grow(int(ids.max()) + 1)
+        for a, p in zip(self.arrays, parts):
+            a[ids] = p
+        self.live[ids] = True
+        self.size = max(self.size, int(ids.max()) + 1)
+
+    def drop(self, ids: np.ndarray) -> np.ndarray:
+        """Mark ids dead; returns the ids that were live."""
+        ids = ids[(ids >= 0) & (ids < self.size)]
+        ids = ids[self.live[ids]]
+        self.live[ids] = False
+        return ids
+
+    def is_live(self, ids: np.ndarray) -> np.ndarray:
+        """Vectorised liveness; ``-1`` and out-of-range ids are not live."""
+        ok = (ids >= 0) & (ids < self.size)
+        out = np.zeros(ids.shape, bool)
+        out[ok] = self.live[ids[ok]]
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        d = {f"s{i}": a[: self.size] for i, a in enumerate(self.arrays)}
+        d["live"] = self.live[: self.size]
+        return d
+
+    @classmethod
+    def from_state(cls, widths: list[int], st: dict[str, np.ndarray]) -> "SliceStore":
+        live = np.asarray(st["live"], bool)
+        store = cls(widths, capacity=max(1024, len(live)))
+        n = len(live)
+        for i in range(len(widths)):
+            store.arrays[i][:n] = st[f"s{i}"]
+        store.live[:n] = live
+        store.size = n
+        return store
