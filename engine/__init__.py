@@ -2,7 +2,8 @@
 from sanny.workers import InnerParams, SearchParams
 
 from .errors import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound, SannyError
-from .index import Index, IndexConfig
+from .config import IndexConfig
+from .index import Index
 
 __all__ = ["Index", "IndexConfig", "InnerParams", "SearchParams", "SannyError", "InvalidArgument",
            "NotFound", "AlreadyExists", "IndexCorrupt"]

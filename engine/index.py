@@ -11,65 +11,21 @@ import os
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from sanny.workers import METRICS, InnerParams, LocalWorker, SearchParams, WorkerSpec
+from sanny.workers import LocalWorker, SearchParams, WorkerSpec
 from sanny.workers.inner import topk_rows
 
 from . import rerank, snapshot, validate
 from .errors import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound
 from .pca import PCA
-from .split import ASSIGNMENTS, Layout, assign, group
+from .config import IndexConfig
+from .split import Layout, assign, group
 from .store import VectorStore
 from .wal import DEL, PUT, WriteAheadLog
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class IndexConfig:
-    dim: int
-    S: int = 8
-    metric: str = "l2"
-    workers: int = 0             # worker groups; 0 = one per subspace
-    assignment: str = "contiguous"
-    pca_dim: int = 0             # 0 = search the raw space; d' <= dim = PCA to d' (== dim: rotation)
-    inner: InnerParams = field(default_factory=InnerParams)
-    T: int = 50                  # default candidates per subspace
-    epsilon: float = 0.1
-    prune: bool = True           # threshold-bound re-rank
-    keep_vectors: bool = True    # False: distributed re-rank from worker partial distances
-
-    @property
-    def space_dim(self) -> int:
-        return self.pca_dim or self.dim
-
-    @property
-    def needs_training(self) -> bool:
-        return bool(self.pca_dim) or self.assignment == "balanced"
-
-    def check(self) -> None:
-        if not isinstance(self.dim, int) or self.dim < 1:
-            raise InvalidArgument("dim", f"must be a positive integer, got {self.dim!r}")
-        if self.metric not in METRICS:
-            raise InvalidArgument("metric", f"must be one of {METRICS}, got {self.metric!r}")
-        if self.assignment not in ASSIGNMENTS:
-            raise InvalidArgument("assignment", f"must be one of {ASSIGNMENTS}, got {self.assignment!r}")
-        if not 0 <= self.pca_dim <= self.dim:
-            raise InvalidArgument("pca_dim", f"must be between 0 and dim={self.dim}, got {self.pca_dim}")
-        assign(self.space_dim, self.S)  # validates S against the searched dimension
-        group(self.S, self.workers or self.S)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "IndexConfig":
-        d = dict(d)
-        d["inner"] = InnerParams.from_dict(d.get("inner", {}))
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 class Index:
@@ -125,7 +81,8 @@ class Index:
                     self.pca = PCA.from_state(z)
             if man.get("layout"):
                 self._set_layout(Layout.from_dict(man["layout"]))
-            self.store = VectorStore.load(snap, self.config.dim, self.config.keep_vectors)
+            self.store = VectorStore.load(snap, self.config.dim, self.config.keep_vectors,
+                                          self.pca.project if self.pca is not None else None)
             for i, w in enumerate(self.workers):
                 w.load(os.path.join(snap, f"worker-{i}"))
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -164,9 +121,10 @@ class Index:
             if len(self.store):
                 raise InvalidArgument("sample", "train() must come before the first insert")
             if cfg.pca_dim:
-                self.pca = PCA.fit(x, cfg.pca_dim, center=cfg.metric != "ip")
+                self.pca = PCA.fit(x, cfg.pca_components, center=cfg.metric != "ip")
                 np.savez(os.path.join(self.root, "pca.npz"), **self.pca.state())
-                var = self.pca.variances
+                self.store = VectorStore(cfg.dim, cfg.keep_vectors, space_dim=cfg.pca_components)
+                var = self.pca.variances[: cfg.pca_dim]
             else:
                 var = x.astype(np.float64).var(0)
             self._set_layout(Layout(assign(cfg.space_dim, cfg.S, cfg.assignment, var), self._groups()))
@@ -216,9 +174,6 @@ class Index:
     def _prepare(self, x: np.ndarray, field: str) -> np.ndarray:
         return validate.unit(x, field) if self.config.metric == "cosine" else x
 
-    def _space(self, x: np.ndarray) -> np.ndarray:
-        return self.pca.transform(x) if self.pca is not None else x
-
     def _log_and_apply(self, op: int, keys: list[str], x: np.ndarray | None) -> None:
         self.seq += 1
         self.wal.append(self.seq, op, keys, x)
@@ -231,8 +186,12 @@ class Index:
         if len(old):
             self._each(lambda w, i: w.remove(old))
         if op == PUT:
-            ids = self.store.add(keys, x)
-            xs = self._space(x)
+            if self.pca is not None:
+                y, resid = self.pca.project(x)
+                ids = self.store.add(keys, x, (y, resid))
+                xs = y[:, : self.config.pca_dim]
+            else:
+                xs, ids = x, self.store.add(keys, x)
             self._each(lambda w, i: w.insert(ids, xs[:, self._cols[i]]))
 
     def _build(self, optimize: bool = False) -> None:
@@ -271,6 +230,15 @@ class Index:
         with self._lock:
             self._require(keys)
             self._log_and_apply(DEL, keys, None)
+
+    def set_defaults(self, T: int | None = None, epsilon: float | None = None) -> None:
+        """Change (and persist) the search defaults, e.g. after ``tune``."""
+        with self._lock:
+            if T is not None:
+                self.config.T = int(T)
+            if epsilon is not None:
+                self.config.epsilon = float(epsilon)
+            self._write_manifest()
 
     def build(self, optimize: bool = True) -> None:
         """Finish graph construction (incl. ONNG optimisation when configured)."""
@@ -333,15 +301,19 @@ class Index:
         return ids, self._user_distance(dd)
 
     def _search(self, q, k, T, params, prune):
-        qs = self._space(q)
+        yq, rq = self.pca.project(q) if self.pca is not None else (q, None)
+        qs = yq[:, : self.config.space_dim]
         parts = self._each(lambda w, i: w.search(qs[:, self._cols[i]], T, params))
         sids = np.concatenate([p[0] for p in parts])
         sd = np.concatenate([p[1] for p in parts])
         cand, lb, tau = rerank.union(sids, sd)
         cand[~self.store.is_live(cand)] = -1
+        if rq is not None and self.config.keep_vectors:
+            lb = rerank.projected_bound(yq, rq, cand, self.store.space, self.store.resid, self.config.metric)
         if self.config.keep_vectors:
+            exact_lb = self.pca is not None  # the union bound assumes exact subspace searches
             ids, dd, scored = rerank.rerank(q, cand, lb, k, self.store.vectors, self.store.norms,
-                                            self.config.metric, prune and self.config.metric != "ip")
+                                            self.config.metric, prune and (exact_lb or self.config.metric != "ip"))
         else:
             d = sum(self._each(lambda w, i: w.partial_distances(qs[:, self._cols[i]], cand)))
             pos, dd = topk_rows(np.asarray(d, np.float32), k)

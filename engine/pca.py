@@ -40,6 +40,18 @@ class PCA:
     def transform(self, x: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray((x - self.mean) @ self.components, dtype=np.float32)
 
+    def project(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Reduced coordinates and the norm of what the reduction drops (the residual).
+
+        Since the residual is orthogonal to the kept components,
+        ``|q-x|^2 = |y_q-y_x|^2 + |r_q-r_x|^2 >= |y_q-y_x|^2 + (|r_q|-|r_x|)^2``: an exact lower
+        bound that lets the re-rank skip most full-dimension distance computations.
+        """
+        y = self.transform(x)
+        xc = np.asarray(x, np.float32) - self.mean
+        r2 = (xc * xc).sum(1) - (y * y).sum(1)
+        return y, np.sqrt(np.maximum(r2, 0)).astype(np.float32)
+
     def explained(self, total_variance: float) -> float:
         return float(self.variances.sum() / total_variance) if total_variance > 0 else 1.0
 

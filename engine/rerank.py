@@ -46,6 +46,22 @@ def union(ids: np.ndarray, dists: np.ndarray):
     return cand, lb, tau_total
 
 
+def projected_bound(y_q, r_q, cand, space, resid, metric) -> np.ndarray:
+    """Exact lower bound of the full distance from reduced vectors + residual norms (see PCA.project)."""
+    safe = np.maximum(cand, 0)
+    y = space[safe]
+    dot = np.einsum("mcp,mp->mc", y, y_q)
+    if metric == "ip":
+        lb = -dot - r_q[:, None] * resid[safe]
+    else:
+        red = np.maximum((y * y).sum(2) - 2 * dot + (y_q * y_q).sum(1)[:, None], 0)
+        lb = red + (r_q[:, None] - resid[safe]) ** 2
+    # float32 rounding in the full-dim score can undercut the bound by a hair: keep it safe
+    lb = lb.astype(np.float64) - (1e-5 * np.abs(lb) + 1e-6)
+    lb[cand < 0] = np.inf
+    return lb
+
+
 def _dist(metric: str, dot: np.ndarray, norms: np.ndarray, qn: np.ndarray) -> np.ndarray:
     return -dot if metric == "ip" else np.maximum(norms - 2 * dot + qn, 0)
 
@@ -69,14 +85,15 @@ def score(q: np.ndarray, cand: np.ndarray, vectors: np.ndarray, norms: np.ndarra
 
 
 def score_pairs(q: np.ndarray, rows: np.ndarray, ids: np.ndarray, vectors, norms, metric) -> np.ndarray:
-    """Exact distances for scattered (query row, id) pairs."""
+    """Exact distances for (query row, id) pairs, ``rows`` sorted: one gather + GEMV per query
+    row (a loop per query, not per candidate; gathering ``q[rows]`` too would double the traffic)."""
     out = np.empty(len(ids), np.float32)
-    step = max(1, GATHER_BYTES // max(1, q.shape[1] * 8))
-    for a in range(0, len(ids), step):
-        r, i = rows[a: a + step], ids[a: a + step]
-        qr = q[r]
-        dot = np.einsum("pd,pd->p", vectors[i], qr)
-        out[a: a + step] = _dist(metric, dot, norms[i], (qr * qr).sum(1))
+    qn = (q * q).sum(1)
+    bounds = np.searchsorted(rows, np.arange(len(q) + 1))
+    for r in np.nonzero(np.diff(bounds))[0]:
+        a, b = bounds[r], bounds[r + 1]
+        i = ids[a:b]
+        out[a:b] = _dist(metric, vectors[i] @ q[r], norms[i], qn[r])
     return out
 
 

@@ -13,8 +13,12 @@ import numpy as np
 
 
 class VectorStore:
-    def __init__(self, dim: int, keep_vectors: bool = True, capacity: int = 1024):
+    def __init__(self, dim: int, keep_vectors: bool = True, capacity: int = 1024, space_dim: int = 0):
         self.dim, self.keep_vectors = dim, keep_vectors
+        # reduced (PCA) coordinates + residual norms, for the re-rank's exact lower bound;
+        # derived from the vectors, so rebuilt on load rather than saved
+        self.space = np.zeros((capacity if space_dim else 0, space_dim), np.float32)
+        self.resid = np.zeros(capacity if space_dim else 0, np.float32)
         self.keys: list[str | None] = []  # by id; None once removed
         self.ids: dict[str, int] = {}
         self.live = np.zeros(capacity, bool)
@@ -42,15 +46,23 @@ class VectorStore:
         n = np.zeros(cap, np.float32)
         n[: self.size] = self.norms[: self.size]
         self.vectors, self.norms = v, n
+        if self.space.shape[1]:
+            sp = np.zeros((cap, self.space.shape[1]), np.float32)
+            sp[: self.size] = self.space[: self.size]
+            r = np.zeros(cap, np.float32)
+            r[: self.size] = self.resid[: self.size]
+            self.space, self.resid = sp, r
 
-    def add(self, keys: list[str], vectors: np.ndarray) -> np.ndarray:
-        """New ids for new keys (callers remove old ones first)."""
+    def add(self, keys: list[str], vectors: np.ndarray, projected=None) -> np.ndarray:
+        """New ids for new keys (callers remove old ones first). ``projected``: (space, resid)."""
         start = self.size
         ids = np.arange(start, start + len(keys), dtype=np.int64)
         self._grow(start + len(keys))
         if self.keep_vectors:
             self.vectors[start: start + len(keys)] = vectors
             self.norms[start: start + len(keys)] = (vectors * vectors).sum(1)
+            if projected is not None and self.space.shape[1]:
+                self.space[start: start + len(keys)], self.resid[start: start + len(keys)] = projected
         self.live[start: start + len(keys)] = True
         self.keys.extend(keys)
         for k, i in zip(keys, ids):
@@ -87,10 +99,14 @@ class VectorStore:
             np.save(os.path.join(path, "vectors.npy"), self.vectors[: self.size])
 
     @classmethod
-    def load(cls, path: str, dim: int, keep_vectors: bool) -> "VectorStore":
+    def load(cls, path: str, dim: int, keep_vectors: bool, project=None) -> "VectorStore":
+        """``project``: the PCA's ``project`` function, to rebuild the reduced coordinates."""
         with open(os.path.join(path, "keys.json")) as f:
             keys = json.load(f)
-        st = cls(dim, keep_vectors, capacity=max(1024, len(keys)))
+        space_dim = 0
+        if project is not None and keep_vectors:
+            space_dim = project(np.zeros((1, dim), np.float32))[0].shape[1]
+        st = cls(dim, keep_vectors, capacity=max(1024, len(keys)), space_dim=space_dim)
         st.keys = keys
         st.ids = {k: i for i, k in enumerate(keys) if k is not None}
         st.live[: len(keys)] = [k is not None for k in keys]
@@ -100,4 +116,7 @@ class VectorStore:
                 raise ValueError(f"vectors.npy has shape {v.shape}, expected {(len(keys), dim)}")
             st.vectors[: len(keys)] = v
             st.norms[: len(keys)] = (v * v).sum(1)
+            if space_dim:
+                for a in range(0, len(keys), 65536):
+                    st.space[a: a + 65536], st.resid[a: a + 65536] = project(v[a: a + 65536])
         return st

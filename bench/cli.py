@@ -1,0 +1,63 @@
+"""``sanny bench``: argument definitions and the command body (the main CLI wires them in)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from . import algorithms, grids
+
+log = logging.getLogger(__name__)
+
+
+def _int_list(s: str) -> list[int]:
+    try:
+        out = [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {s!r}")
+    return out
+
+
+def _names(s: str) -> list[str]:
+    out = [x.strip() for x in s.split(",") if x.strip()]
+    bad = [x for x in out if x not in algorithms.NAMES]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(f"unknown algorithm(s) {bad} (choose from {','.join(algorithms.NAMES)})")
+    return out
+
+
+def _grid(s: str) -> str:
+    if s not in grids.NAMES and not os.path.isfile(s):
+        raise argparse.ArgumentTypeError(f"grid must be {' or '.join(grids.NAMES)} or a JSON file, got {s!r}")
+    return s
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", help="ann-benchmarks HDF5 file (train/test/neighbors/distances)")
+    parser.add_argument("--out", required=True, help="output directory (results.json/csv, pareto.md/png)")
+    parser.add_argument("--grid", type=_grid, default="full",
+                        help="parameter grid: quick, full, or a JSON file {algorithm: [{build:..., query:...}]}")
+    parser.add_argument("--prefix", type=_int_list, default=None, metavar="N[,N...]",
+                        help="benchmark train[:N] for each N (exact ground truth recomputed); adds scaling.png")
+    parser.add_argument("--algorithms", type=_names, default=None, metavar="A[,A...]",
+                        help=f"subset of {','.join(algorithms.NAMES)} (default: all in the grid)")
+    parser.add_argument("--single-queries", type=int, default=200,
+                        help="queries timed one at a time for single-query QPS and latency")
+    parser.add_argument("-k", type=int, default=10, help="neighbours per query (recall@k)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from . import run_bench
+
+    if not os.path.isfile(args.dataset):
+        print(f"error: dataset {args.dataset!r} not found", file=sys.stderr)
+        return 2
+    rows = run_bench(args.dataset, args.out, grid=args.grid, prefixes=args.prefix,
+                     algorithms=args.algorithms, single_queries=args.single_queries, k=args.k)
+    if rows:
+        with open(os.path.join(args.out, "pareto.md")) as f:
+            sys.stdout.write(f.read())
+    return 0

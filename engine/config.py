@@ -1,0 +1,61 @@
+"""Index configuration: what is fixed when an index is created (stored in its manifest)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from sanny.workers import METRICS, InnerParams
+
+from .errors import InvalidArgument
+from .split import ASSIGNMENTS, assign, group
+
+
+@dataclass
+class IndexConfig:
+    dim: int
+    S: int = 8
+    metric: str = "l2"
+    workers: int = 0             # worker groups; 0 = one per subspace
+    assignment: str = "contiguous"
+    pca_dim: int = 0             # 0 = search the raw space; d' <= dim = PCA to d' (== dim: rotation)
+    bound_dim: int = 256         # PCA dims kept on the coordinator for the re-rank's exact bound (>= pca_dim)
+    inner: InnerParams = field(default_factory=InnerParams)
+    T: int = 50                  # default candidates per subspace
+    epsilon: float = 0.1
+    prune: bool = True           # threshold-bound re-rank
+    keep_vectors: bool = True    # False: distributed re-rank from worker partial distances
+
+    @property
+    def space_dim(self) -> int:
+        return self.pca_dim or self.dim
+
+    @property
+    def pca_components(self) -> int:
+        """Components fitted: the searched ones plus the extra ones used only by the bound."""
+        return min(self.dim, max(self.pca_dim, self.bound_dim)) if self.pca_dim else 0
+
+    @property
+    def needs_training(self) -> bool:
+        return bool(self.pca_dim) or self.assignment == "balanced"
+
+    def check(self) -> None:
+        if not isinstance(self.dim, int) or self.dim < 1:
+            raise InvalidArgument("dim", f"must be a positive integer, got {self.dim!r}")
+        if self.metric not in METRICS:
+            raise InvalidArgument("metric", f"must be one of {METRICS}, got {self.metric!r}")
+        if self.assignment not in ASSIGNMENTS:
+            raise InvalidArgument("assignment", f"must be one of {ASSIGNMENTS}, got {self.assignment!r}")
+        if not 0 <= self.pca_dim <= self.dim:
+            raise InvalidArgument("pca_dim", f"must be between 0 and dim={self.dim}, got {self.pca_dim}")
+        if self.bound_dim < 0:
+            raise InvalidArgument("bound_dim", f"must be >= 0, got {self.bound_dim}")
+        assign(self.space_dim, self.S)  # validates S against the searched dimension
+        group(self.S, self.workers or self.S)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "IndexConfig":
+        d = dict(d)
+        d["inner"] = InnerParams.from_dict(d.get("inner", {}))
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})

@@ -1,0 +1,129 @@
+"""Ask for a recall, get the knobs: pick ``T``/``epsilon`` (and optionally ``S``) from held-out
+sample queries measured against exact ground truth.
+
+Without user queries, a sample of stored vectors is used as queries with each one excluded from
+its own results and ground truth (otherwise every query finds itself and recall is inflated).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from .errors import InvalidArgument
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TuneResult:
+    target: float
+    T: int
+    epsilon: float
+    recall: float
+    qps: float
+    met: bool
+    table: list[dict] = field(default_factory=list)
+
+
+def exact_topk(index, q: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Exact k-th distances (additive form) by brute force over the coordinator's vectors."""
+    st = index.store
+    n = st.size
+    X, live = st.vectors[:n], st.live[:n]
+    out = np.empty(len(q), np.float64)
+    for a in range(0, len(q), 256):
+        qa = q[a: a + 256]
+        dot = qa @ X.T
+        d = -dot if index.config.metric == "ip" else st.norms[:n] - 2 * dot + (qa * qa).sum(1)[:, None]
+        d[:, ~live] = np.inf
+        if exclude is not None:
+            d[np.arange(len(qa)), exclude[a: a + 256]] = np.inf
+        out[a: a + 256] = np.partition(d, k - 1, axis=1)[:, k - 1]
+    return out
+
+
+def _additive(index, d: np.ndarray) -> np.ndarray:
+    """Undo the user-facing distance transform (L2 -> squared, 1-cos -> squared chord)."""
+    m = index.config.metric
+    return d * d if m == "l2" else (2 * d if m == "cosine" else d)
+
+
+def sample_queries(index, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    live = np.nonzero(index.store.live[: index.store.size])[0]
+    if len(live) < 2:
+        raise InvalidArgument("index", "tuning needs at least 2 stored vectors")
+    ids = np.random.default_rng(seed).choice(live, size=min(n, len(live)), replace=False)
+    return index.store.vectors[ids], ids
+
+
+def tune(index, target_recall: float = 0.95, queries: np.ndarray | None = None, k: int = 10,
+         n_queries: int = 200, Ts=None, epsilons=(0.0, 0.05, 0.1, 0.2), apply: bool = True,
+         progress: bool = True) -> TuneResult:
+    if not 0 < target_recall <= 1:
+        raise InvalidArgument("target_recall", f"must be in (0, 1], got {target_recall}")
+    if not index.config.keep_vectors:
+        raise InvalidArgument("index", "tuning needs the coordinator's full vectors (keep_vectors)")
+    self_ids = None
+    if queries is None:
+        queries, self_ids = sample_queries(index, n_queries)
+    q = index._prepare(np.asarray(queries, np.float32), "queries")
+    k = min(k, len(index) - (1 if self_ids is not None else 0))
+    kth = exact_topk(index, q, k, self_ids)
+    Ts = Ts or sorted({t for t in (k, 2 * k, 3 * k, 5 * k, 10 * k, 20 * k, 40 * k, 80 * k) if t <= 100_000})
+    rows = []
+    combos = [(T, e) for T in Ts for e in epsilons]
+    for T, eps in tqdm(combos, desc="tune", disable=not progress, leave=False):
+        kk = k + (self_ids is not None)
+        t0 = time.perf_counter()
+        ids, d = index.search_ids(q, kk, T=max(T, kk), epsilon=eps)
+        dt = time.perf_counter() - t0
+        if self_ids is not None:  # drop each query's own id, keep the next k
+            keep = ids != self_ids[:, None]
+            d = np.where(keep, d, np.inf)
+            d = np.sort(d, axis=1)[:, :k]
+        ok = _additive(index, d) <= kth[:, None] * (1 + 1e-5) + 1e-6
+        rows.append({"T": int(T), "epsilon": float(eps), "recall": float(ok.sum(1).mean() / k),
+                     "qps": len(q) / dt})
+    good = [r for r in rows if r["recall"] >= target_recall]
+    best = max(good, key=lambda r: (r["qps"], -r["T"])) if good else max(rows, key=lambda r: (r["recall"], r["qps"]))
+    if not good:
+        log.warning("no setting reached recall %.3f; best was %.3f (T=%d, epsilon=%g)",
+                    target_recall, best["recall"], best["T"], best["epsilon"])
+    if apply:
+        index.set_defaults(T=best["T"], epsilon=best["epsilon"])
+    return TuneResult(target_recall, best["T"], best["epsilon"], best["recall"], best["qps"], bool(good), rows)
+
+
+def choose_S(vectors: np.ndarray, config, S_values, target_recall: float = 0.95,
+             sample: int = 20_000, progress: bool = True) -> tuple[int, list[dict]]:
+    """Build a throw-away index per ``S`` on a sample, tune each, return the ``S`` with the best
+    QPS at the target recall (the highest recall if none reaches it) and the table."""
+    from .index import Index
+
+    x = vectors[np.random.default_rng(0).permutation(len(vectors))[:sample]]
+    rows = []
+    for S in tqdm(list(S_values), desc="choose S", disable=not progress):
+        cfg = dataclasses.replace(config, S=int(S))
+        with tempfile.TemporaryDirectory(prefix="sanny-tuneS-") as tmp:
+            ix = Index.create(tmp, cfg, overwrite=True)
+            try:
+                if cfg.needs_training:
+                    ix.train(x)
+                t0 = time.perf_counter()
+                ix.insert([str(i) for i in range(len(x))], x)
+                ix.build()
+                build_s = time.perf_counter() - t0
+                r = tune(ix, target_recall, apply=False, progress=False)
+            finally:
+                ix.close(save=False)
+        rows.append({"S": int(S), "T": r.T, "epsilon": r.epsilon, "recall": r.recall,
+                     "qps": r.qps, "met": r.met, "build_s": build_s})
+    good = [r for r in rows if r["met"]]
+    best = max(good, key=lambda r: r["qps"]) if good else max(rows, key=lambda r: r["recall"])
+    return best["S"], rows
