@@ -17,7 +17,7 @@ class IndexConfig:
     workers: int = 0             # worker groups; 0 = one per subspace
     assignment: str = "contiguous"
     pca_dim: int = 0             # 0 = search the raw space; d' <= dim = PCA to d' (== dim: rotation)
-    bound_dim: int = 256         # PCA dims kept on the coordinator for the re-rank's exact bound (>= pca_dim)
+    bound_dim: int = -1          # PCA dims kept for the re-rank's exact bound; -1: auto (see pca_components)
     inner: InnerParams = field(default_factory=InnerParams)
     T: int = 50                  # default candidates per subspace
     epsilon: float = 0.1
@@ -31,7 +31,10 @@ class IndexConfig:
     @property
     def pca_components(self) -> int:
         """Components fitted: the searched ones plus the extra ones used only by the bound."""
-        return min(self.dim, max(self.pca_dim, self.bound_dim)) if self.pca_dim else 0
+        if not self.pca_dim:
+            return 0
+        bound = self.bound_dim if self.bound_dim >= 0 else min(256, self.dim // 4)  # bound must stay cheap
+        return min(self.dim, max(self.pca_dim, bound))
 
     @property
     def needs_training(self) -> bool:
@@ -46,8 +49,8 @@ class IndexConfig:
             raise InvalidArgument("assignment", f"must be one of {ASSIGNMENTS}, got {self.assignment!r}")
         if not 0 <= self.pca_dim <= self.dim:
             raise InvalidArgument("pca_dim", f"must be between 0 and dim={self.dim}, got {self.pca_dim}")
-        if self.bound_dim < 0:
-            raise InvalidArgument("bound_dim", f"must be >= 0, got {self.bound_dim}")
+        if self.bound_dim < -1:
+            raise InvalidArgument("bound_dim", f"must be >= 0 (or -1 for auto), got {self.bound_dim}")
         assign(self.space_dim, self.S)  # validates S against the searched dimension
         group(self.S, self.workers or self.S)
 

@@ -46,15 +46,19 @@ def union(ids: np.ndarray, dists: np.ndarray):
     return cand, lb, tau_total
 
 
-def projected_bound(y_q, r_q, cand, space, resid, metric) -> np.ndarray:
+def bdot(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``x[m, C, d] . q[m, d] -> [m, C]`` as a batched GEMV (einsum would not use BLAS here)."""
+    return np.matmul(x, q[:, :, None])[:, :, 0]
+
+
+def projected_bound(y_q, r_q, cand, space, space_norms, resid, metric) -> np.ndarray:
     """Exact lower bound of the full distance from reduced vectors + residual norms (see PCA.project)."""
     safe = np.maximum(cand, 0)
-    y = space[safe]
-    dot = np.einsum("mcp,mp->mc", y, y_q)
+    dot = bdot(space[safe], y_q)
     if metric == "ip":
         lb = -dot - r_q[:, None] * resid[safe]
     else:
-        red = np.maximum((y * y).sum(2) - 2 * dot + (y_q * y_q).sum(1)[:, None], 0)
+        red = np.maximum(space_norms[safe] - 2 * dot + (y_q * y_q).sum(1)[:, None], 0)
         lb = red + (r_q[:, None] - resid[safe]) ** 2
     # float32 rounding in the full-dim score can undercut the bound by a hair: keep it safe
     lb = lb.astype(np.float64) - (1e-5 * np.abs(lb) + 1e-6)
@@ -77,7 +81,7 @@ def score(q: np.ndarray, cand: np.ndarray, vectors: np.ndarray, norms: np.ndarra
     for a in range(0, m, step):
         c = cand[a: a + step]
         safe = np.maximum(c, 0)
-        dot = np.einsum("mcd,md->mc", vectors[safe], q[a: a + step])
+        dot = bdot(vectors[safe], q[a: a + step])
         d = _dist(metric, dot, norms[safe], qn[a: a + step, None])
         d[c < 0] = np.inf
         out[a: a + step] = d

@@ -19,6 +19,7 @@ class VectorStore:
         # derived from the vectors, so rebuilt on load rather than saved
         self.space = np.zeros((capacity if space_dim else 0, space_dim), np.float32)
         self.resid = np.zeros(capacity if space_dim else 0, np.float32)
+        self.space_norms = np.zeros(capacity if space_dim else 0, np.float32)
         self.keys: list[str | None] = []  # by id; None once removed
         self.ids: dict[str, int] = {}
         self.live = np.zeros(capacity, bool)
@@ -51,7 +52,9 @@ class VectorStore:
             sp[: self.size] = self.space[: self.size]
             r = np.zeros(cap, np.float32)
             r[: self.size] = self.resid[: self.size]
-            self.space, self.resid = sp, r
+            sn = np.zeros(cap, np.float32)
+            sn[: self.size] = self.space_norms[: self.size]
+            self.space, self.resid, self.space_norms = sp, r, sn
 
     def add(self, keys: list[str], vectors: np.ndarray, projected=None) -> np.ndarray:
         """New ids for new keys (callers remove old ones first). ``projected``: (space, resid)."""
@@ -62,12 +65,17 @@ class VectorStore:
             self.vectors[start: start + len(keys)] = vectors
             self.norms[start: start + len(keys)] = (vectors * vectors).sum(1)
             if projected is not None and self.space.shape[1]:
-                self.space[start: start + len(keys)], self.resid[start: start + len(keys)] = projected
+                self._set_projected(start, *projected)
         self.live[start: start + len(keys)] = True
         self.keys.extend(keys)
         for k, i in zip(keys, ids):
             self.ids[k] = int(i)
         return ids
+
+    def _set_projected(self, start: int, y: np.ndarray, resid: np.ndarray) -> None:
+        end = start + len(y)
+        self.space[start:end], self.resid[start:end] = y, resid
+        self.space_norms[start:end] = (y * y).sum(1)
 
     def drop(self, keys: list[str]) -> np.ndarray:
         ids = np.array([self.ids.pop(k) for k in keys if k in self.ids], np.int64)
@@ -118,5 +126,5 @@ class VectorStore:
             st.norms[: len(keys)] = (v * v).sum(1)
             if space_dim:
                 for a in range(0, len(keys), 65536):
-                    st.space[a: a + 65536], st.resid[a: a + 65536] = project(v[a: a + 65536])
+                    st._set_projected(a, *project(v[a: a + 65536]))
         return st

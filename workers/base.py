@@ -22,14 +22,17 @@ METRICS = ("l2", "cosine", "ip")
 class InnerParams:
     """Build-time parameters of the inner (per-subspace) index.
 
-    kind: ``ngt`` (default), ``exact`` (BLAS brute force; the test oracle and a fast
-    choice for very low-dim subspaces of small collections).
+    kind: ``ngt`` (default), ``hnsw`` (faiss HNSW, for comparison where it pays), ``exact``
+    (BLAS brute force; the test oracle and a fast choice for very low-dim subspaces of small
+    collections).
     graph: ``anng`` or ``onng`` (NGT's optimised graph: better search, slower build,
     no in-place remove — removed ids are masked instead).
     """
 
     kind: str = "ngt"
     edge_size_for_creation: int = 10
+    hnsw_M: int = 32
+    hnsw_ef_construction: int = 100
     edge_size_for_search: int = 40
     graph: str = "anng"
     onng_outgoing: int = 10
@@ -49,8 +52,9 @@ class InnerParams:
 class SearchParams:
     """Per-query knobs of the subspace searches."""
 
-    epsilon: float = 0.1
-    edge_size: int = -1  # -1: the index's edge_size_for_search
+    epsilon: float = 0.1  # NGT's search range expansion
+    edge_size: int = -1   # NGT; -1: the index's edge_size_for_search
+    ef_search: int = 0    # faiss HNSW; 0: 2*T (never below T)
     extra: dict = field(default_factory=dict)
 
 

@@ -117,8 +117,6 @@ class LocalWorker(Worker):
 
     def close(self) -> None:
         for inner in self.inners:
-            idx = getattr(inner, "index", None)
-            if idx is not None:
-                idx.close()
+            inner.close()
         if self._own_tmp:
             shutil.rmtree(self.workdir, ignore_errors=True)
