@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def run_bench(path: str, out_dir: str, grid="full", prefixes=None, algorithms=None,
-              single_queries: int = 200, k: int = 10) -> list[dict]:
+              single_queries: int = 200, k: int = 10, single_budget_s: float = 2.0) -> list[dict]:
     """Benchmark ``algorithms`` (default: all in the grid) on the dataset at ``path`` (or on
     each train prefix in ``prefixes``) over ``grid`` (``'quick'``, ``'full'``, a JSON file or
     a dict). Writes results.json, results.csv, pareto.md, pareto.png (and scaling.png for
@@ -31,8 +31,9 @@ def run_bench(path: str, out_dir: str, grid="full", prefixes=None, algorithms=No
     rows: list[dict] = []
     for n in sizes:
         ds = load(path, prefix=n)
-        grid_n = grids.resolve(grid, ds.dim, algorithms)
-        rows += runner.run(ds, grid_n, out_dir, single_queries=single_queries, k=k)
+        grid_n = grids.resolve(grid, ds.dim, algorithms, n=ds.n)
+        rows += runner.run(ds, grid_n, out_dir, single_queries=single_queries, k=k,
+                           single_budget_s=single_budget_s)
         del ds
     if not rows:
         log.warning("no results (empty grid?)")

@@ -45,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algorithms", type=_names, default=None, metavar="A[,A...]",
                         help=f"subset of {','.join(algorithms.NAMES)} (default: all in the grid)")
     parser.add_argument("--single-queries", type=int, default=200,
-                        help="queries timed one at a time for single-query QPS and latency")
+                        help="at most this many queries timed one at a time (single-query QPS, p50/p99)")
+    parser.add_argument("--single-budget", type=float, default=2.0, metavar="SECONDS",
+                        help="stop timing single queries of one setting after this many seconds")
     parser.add_argument("-k", type=int, default=10, help="neighbours per query (recall@k)")
 
 
@@ -56,7 +58,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: dataset {args.dataset!r} not found", file=sys.stderr)
         return 2
     rows = run_bench(args.dataset, args.out, grid=args.grid, prefixes=args.prefix,
-                     algorithms=args.algorithms, single_queries=args.single_queries, k=args.k)
+                     algorithms=args.algorithms, single_queries=args.single_queries, k=args.k,
+                     single_budget_s=args.single_budget)
     if rows:
         with open(os.path.join(args.out, "pareto.md")) as f:
             sys.stdout.write(f.read())

@@ -1,6 +1,8 @@
 """Measurements: recall@k (ann-benchmarks' distance-threshold definition) and process memory."""
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 
 import numpy as np
@@ -31,6 +33,16 @@ def recall_per_query(ds: Dataset, ids: np.ndarray, k: int) -> np.ndarray:
 
 def recall(ds: Dataset, ids: np.ndarray, k: int = 10) -> float:
     return float(recall_per_query(ds, ids, k).mean())
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc ``malloc_trim``), so
+    RSS differences reflect live memory rather than what the allocator keeps cached."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        log.debug("malloc_trim unavailable; RSS includes allocator caches")
 
 
 def _status(field: str) -> int | None:

@@ -9,7 +9,7 @@ import os
 log = logging.getLogger(__name__)
 
 FIELDS = ("dataset", "algorithm", "build_params", "query_params", "recall", "qps_batch",
-          "qps_single", "p50_ms", "p99_ms", "build_s", "memory_bytes", "build_peak_bytes",
+          "qps_single", "p50_ms", "p99_ms", "single_n", "build_s", "memory_bytes", "build_peak_bytes",
           "index_bytes", "n", "dim", "k", "queries", "cpus")
 THRESHOLDS = (0.90, 0.95, 0.99)
 

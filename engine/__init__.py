@@ -1,9 +1,9 @@
 """Sanny coordinator: split, fan-out, union, exact re-rank, vector store, WAL, persistence."""
 from sanny.workers import InnerParams, SearchParams
 
-from .errors import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound, SannyError
+from .errors import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound, SannyError, WorkerUnavailable
 from .config import IndexConfig
 from .index import Index
 
 __all__ = ["Index", "IndexConfig", "InnerParams", "SearchParams", "SannyError", "InvalidArgument",
-           "NotFound", "AlreadyExists", "IndexCorrupt"]
+           "NotFound", "AlreadyExists", "IndexCorrupt", "WorkerUnavailable"]

@@ -27,3 +27,12 @@ class AlreadyExists(SannyError):
 
 class IndexCorrupt(SannyError):
     """An index directory that is missing, incomplete or damaged."""
+
+
+class WorkerUnavailable(SannyError):
+    """A subspace worker cannot be reached or failed (raised by remote worker transports)."""
+
+
+class DeadlineExceeded(SannyError):
+    """The caller's deadline (``sanny.workers.remote.deadline``) passed before every worker
+    answered; the outstanding worker calls were cancelled."""

@@ -5,6 +5,7 @@ fan out to the workers, union the candidates and re-rank them exactly (``rerank`
 """
 from __future__ import annotations
 
+import contextvars
 import fcntl
 import logging
 import os
@@ -47,6 +48,9 @@ class Index:
         self.workers: list = []
         self._dirty = False
         self.last_stats: dict = {}
+        # seq -> (removed ids, added ids) of each WAL record since the last checkpoint, so a
+        # remote worker that restarted from an older save can be caught up (worker_log)
+        self._journal: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
     @classmethod
@@ -90,11 +94,19 @@ class Index:
             raise IndexCorrupt(f"{root!r}: snapshot {os.path.basename(snap)} is damaged: {e}") from e
         self.seq = snap_seq
         wal_path = os.path.join(root, "wal.log")
-        for seq, op, keys, vecs in snapshot_records(wal_path, snap_seq):
-            self._apply(op, keys, vecs)
-            self.seq = seq
+        try:  # remote workers are first contacted here: one that is down must not keep the lock
+            for seq, op, keys, vecs in snapshot_records(wal_path, snap_seq):
+                self.seq = seq
+                self._apply(op, keys, vecs)
+            self._build()
+        except BaseException:
+            for w in self.workers:
+                w.close()
+            if self._pool:
+                self._pool.shutdown(wait=False)
+            self._release()
+            raise
         self.wal = WriteAheadLog(wal_path)
-        self._build()
         return self
 
     def _groups(self) -> list[list[int]]:
@@ -106,7 +118,10 @@ class Index:
         self.workers = []
         for w, subs in enumerate(layout.groups):
             spec = WorkerSpec(subs, layout.worker_widths(w), self.config.metric, self.config.inner)
-            self.workers.append(self._factory(spec, os.path.join(self.root, "work", f"worker-{w}")))
+            worker = self._factory(spec, os.path.join(self.root, "work", f"worker-{w}"))
+            if hasattr(worker, "attach"):  # remote transports: stamp writes with self.seq, catch up via worker_log
+                worker.attach(self, w)
+            self.workers.append(worker)
 
     def _write_manifest(self) -> None:
         snapshot.write_json(os.path.join(self.root, "manifest.json"), {
@@ -142,12 +157,12 @@ class Index:
 
             def write(tmp):
                 self.store.save(tmp)
-                for i, w in enumerate(self.workers):
-                    w.save(os.path.join(tmp, f"worker-{i}"))
+                self._each(lambda w, i: w.save(os.path.join(tmp, f"worker-{i}")))
 
             snapshot.commit(self.root, self.seq, write)
             if getattr(self, "wal", None):
                 self.wal.reset()
+            self._journal.clear()
             self._dirty = False
 
     def close(self, save: bool = True) -> None:
@@ -182,9 +197,10 @@ class Index:
         self._build()
 
     def _apply(self, op: int, keys: list[str], x: np.ndarray | None) -> None:
+        """Apply WAL record ``self.seq``: the store first, then the workers (if a remote worker
+        fails mid-way the store and WAL still agree, and that worker catches up later)."""
         old = self.store.drop(keys)
-        if len(old):
-            self._each(lambda w, i: w.remove(old))
+        ids = xs = None
         if op == PUT:
             if self.pca is not None:
                 y, resid = self.pca.project(x)
@@ -192,7 +208,33 @@ class Index:
                 xs = y[:, : self.config.pca_dim]
             else:
                 xs, ids = x, self.store.add(keys, x)
+        self._journal[self.seq] = (old, ids)
+        if len(old):
+            self._each(lambda w, i: w.remove(old))
+        if ids is not None:
             self._each(lambda w, i: w.insert(ids, xs[:, self._cols[i]]))
+
+    def worker_log(self, i: int, after: int):
+        """The writes worker ``i`` needs to go from WAL seq ``after`` to ``self.seq``, as a list of
+        ``(seq, removed_ids, added_ids, slices)`` (``added_ids``/``slices`` None for a removal;
+        ``slices``: worker ``i``'s columns), or None when the log no longer reaches back to
+        ``after`` (it predates the last checkpoint). For remote workers that restarted from an
+        older save; called from inside a fan-out, so it takes no lock (the caller holds it)."""
+        if after >= self.seq:
+            return []
+        if after + 1 not in self._journal:
+            return None
+        out = []
+        for seq, _, _, vecs in snapshot_records(os.path.join(self.root, "wal.log"), after):
+            if seq > self.seq:  # during open's replay the file runs ahead of the index
+                break
+            old, ids = self._journal[seq]
+            xs = None
+            if ids is not None:
+                xs = self.pca.project(vecs)[0][:, : self.config.pca_dim] if self.pca is not None else vecs
+                xs = np.ascontiguousarray(xs[:, self._cols[i]])
+            out.append((seq, old, ids, xs))
+        return out
 
     def _build(self, optimize: bool = False) -> None:
         if self.layout:
@@ -281,9 +323,10 @@ class Index:
         (``cosine``), -<q,x> (``ip``). ``adaptive``: queries whose k-th distance exceeds the
         bound on everything unseen are searched again with doubled T, up to ``T_max``."""
         cfg = self.config
-        k, T = validate.k_and_T(k, T if T is not None else max(cfg.T, k), cfg.S)
+        k, T = validate.k_and_T(k, T, cfg.T)
         q = self._prepare(validate.vectors(queries, cfg.dim, "queries"), "queries")
-        params = SearchParams(epsilon=cfg.epsilon if epsilon is None else float(epsilon))
+        params = SearchParams(epsilon=cfg.epsilon if epsilon is None else validate.epsilon(epsilon))
+        T_max = validate.T_max(T_max, T) if T_max is not None else min(8 * T, validate.MAX_T)
         prune = cfg.prune if prune is None else prune
         with self._lock:
             if not self.trained:
@@ -291,7 +334,6 @@ class Index:
                 return np.full((m, k), -1, np.int64), np.full((m, k), np.inf, np.float32)
             ids, dd, tau = self._search(q, k, T, params, prune)
             if adaptive:
-                T_max = T_max or 8 * T
                 while T < T_max:
                     redo = np.nonzero(~(dd[:, -1] <= tau))[0]
                     if len(redo) == 0:
@@ -336,7 +378,8 @@ class Index:
             return [fn(w, i) for i, w in enumerate(self.workers)]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=len(self.workers), thread_name_prefix="sanny-fanout")
-        futs = [self._pool.submit(fn, w, i) for i, w in enumerate(self.workers)]
+        # each call runs in a copy of the caller's context (carries e.g. a worker-call deadline)
+        futs = [self._pool.submit(contextvars.copy_context().run, fn, w, i) for i, w in enumerate(self.workers)]
         return [f.result() for f in futs]
 
     def info(self) -> dict:

@@ -3,11 +3,11 @@
     DIR/manifest.json   static config (dim, S, metric, layout, inner params, PCA on/off)
     DIR/pca.npz         the fitted PCA, if any (written once, by train, before any data)
     DIR/CURRENT         name of the newest complete snapshot
-    DIR/snap-<seq>/     keys, full vectors, one folder per worker; state after WAL record <seq>
+    DIR/snap-<seq>-<n>/ keys, full vectors, one folder per worker; state after WAL record <seq>
     DIR/wal.log         writes after that snapshot
     DIR/work/           scratch (live NGT files); not part of the durable state
 
-A snapshot is written to ``snap-<seq>.tmp``, fsync'd, renamed, and only then does CURRENT
+A snapshot is written to ``snap-<seq>-<n>.tmp``, fsync'd, renamed, and only then does CURRENT
 switch to it, so a crash at any point leaves the previous snapshot + WAL intact.
 """
 from __future__ import annotations
@@ -70,20 +70,21 @@ def current(root: str) -> tuple[str, int]:
     if not name.startswith("snap-") or not os.path.isdir(path):
         raise IndexCorrupt(f"{root!r}: CURRENT names {name!r}, which is not a snapshot folder")
     try:
-        return path, int(name[5:])
-    except ValueError:
+        return path, int(name.split("-")[1])
+    except (ValueError, IndexError):
         raise IndexCorrupt(f"{root!r}: bad snapshot name {name!r}") from None
 
 
 def commit(root: str, seq: int, write) -> None:
     """Write a new snapshot with ``write(tmpdir)`` and make it CURRENT atomically."""
-    name = f"snap-{seq:012d}"
+    # a fresh name every time: saving twice at the same seq must never touch the live snapshot
+    gen = 1 + max((int(n.split("-")[2]) for n in os.listdir(root)
+                   if n.startswith("snap-") and n.count("-") == 2 and n.split("-")[2].isdigit()), default=0)
+    name = f"snap-{seq:012d}-{gen}"
     final, tmp = os.path.join(root, name), os.path.join(root, name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     write(tmp)
     fsync_tree(tmp)
-    shutil.rmtree(final, ignore_errors=True)
     os.rename(tmp, final)
     fsync_dir(root)
     cur = os.path.join(root, "CURRENT")

@@ -32,9 +32,12 @@ def vectors(x, dim: int, field: str = "vectors") -> np.ndarray:
 
 
 def keys(ks, n: int | None = None, field: str = "keys") -> list[str]:
-    if isinstance(ks, (str, bytes)):
+    if isinstance(ks, str):
         ks = [ks]
-    ks = list(ks)
+    try:
+        ks = list(ks)
+    except TypeError:
+        raise InvalidArgument(field, f"expected a list of strings, got {type(ks).__name__}") from None
     if not ks:
         raise InvalidArgument(field, "empty batch")
     for i, k in enumerate(ks):
@@ -49,13 +52,14 @@ def keys(ks, n: int | None = None, field: str = "keys") -> list[str]:
     return ks
 
 
-def k_and_T(k, T, n_subspaces: int) -> tuple[int, int]:
+def k_and_T(k, T, default_T: int = 50) -> tuple[int, int]:
+    """Checked ``k`` and ``T`` (``T=None``: ``max(default_T, k)``)."""
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
         raise InvalidArgument("k", f"must be an integer, got {k!r}")
     if not 1 <= k <= MAX_K:
         raise InvalidArgument("k", f"must be between 1 and {MAX_K}, got {k}")
     if T is None:
-        T = max(k, 50)
+        T = max(k, default_T)
     if not isinstance(T, (int, np.integer)) or isinstance(T, bool):
         raise InvalidArgument("T", f"must be an integer, got {T!r}")
     if T < k:
@@ -63,6 +67,23 @@ def k_and_T(k, T, n_subspaces: int) -> tuple[int, int]:
     if T > MAX_T:
         raise InvalidArgument("T", f"must be <= {MAX_T}, got {T}")
     return int(k), int(T)
+
+
+def epsilon(e) -> float:
+    """NGT's search-range coefficient: finite and > -1 (NGT explores radius r * (1 + epsilon))."""
+    try:
+        e = float(e)
+    except (TypeError, ValueError):
+        raise InvalidArgument("epsilon", f"must be a number, got {e!r}") from None
+    if not np.isfinite(e) or e <= -1:
+        raise InvalidArgument("epsilon", f"must be finite and > -1, got {e}")
+    return e
+
+
+def T_max(t, T: int) -> int:
+    if not isinstance(t, (int, np.integer)) or isinstance(t, bool) or not T <= t <= MAX_T:
+        raise InvalidArgument("T_max", f"must be an integer between T ({T}) and {MAX_T}, got {t!r}")
+    return int(t)
 
 
 def unit(x: np.ndarray, field: str) -> np.ndarray:

@@ -35,6 +35,11 @@ def low_rank(n: int, dim: int, seed: int, latent: int = 4, noise: float = 0.02,
     return (z @ basis + noise * rng.normal(size=(n, dim))).astype(np.float32)
 
 
+def small_data() -> np.ndarray:
+    """The 400 x 16 base set of the ``small16`` fixture (also for child processes)."""
+    return clustered(400, 16, seed=10, n_clusters=8)
+
+
 def keys_for(n: int, prefix: str = "k", start: int = 0) -> list[str]:
     return [f"{prefix}{i}" for i in range(start, start + n)]
 
@@ -114,7 +119,7 @@ def data32():
 @pytest.fixture(scope="session")
 def small16():
     """400 x 16 clustered base vectors and 20 queries."""
-    return clustered(400, 16, seed=10, n_clusters=8), clustered(20, 16, seed=11, n_clusters=8)
+    return small_data(), clustered(20, 16, seed=11, n_clusters=8)
 
 
 @pytest.fixture

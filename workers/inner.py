@@ -100,9 +100,11 @@ class NgtInner:
         self.path = os.path.join(workdir, "ngt")
         self.gid_of = np.full(1024, -1, np.int64)
         self.ngt_of = np.full(1024, -1, np.int64)
-        self.masked = 0  # removed but still in an ONNG graph (no in-place remove there)
+        self.masked = 0  # removed but still in the graph (ONNG / inner product: no in-place remove)
         self.unbuilt = 0
         self.optimized = False
+        self.append_only = metric == "ip"
+        self.next_id = 0
         self._create()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -138,14 +140,22 @@ class NgtInner:
         if len(ids) == 0:
             return
         self.ngt_of = self._fit(self.ngt_of, int(ids.max()) + 1)
-        x64 = np.asarray(x, np.float64)
-        nids = np.empty(len(ids), np.int64)
-        for i in range(len(ids)):  # ngtpy.insert is the only call that returns the new id
-            nids[i] = self.index.insert(x64[i])
+        if self.append_only:
+            # NGT's inner-product graphs are only right when filled by batch_insert (per-object
+            # insert skips its transform and yields L2 neighbours). batch_insert returns no ids,
+            # but with no in-place removes ever (masked instead) they are sequential.
+            nids = np.arange(self.next_id, self.next_id + len(ids), dtype=np.int64)
+            self.index.batch_insert(np.ascontiguousarray(x, np.float32), num_threads=self.threads)
+            self.next_id += len(ids)
+        else:
+            x64 = np.asarray(x, np.float64)
+            nids = np.empty(len(ids), np.int64)
+            for i in range(len(ids)):  # ngtpy.insert is the only call that returns the new id
+                nids[i] = self.index.insert(x64[i])
+            self.unbuilt += len(ids)
         self.gid_of = self._fit(self.gid_of, int(nids.max()) + 1)
         self.gid_of[nids] = ids
         self.ngt_of[ids] = nids
-        self.unbuilt += len(ids)
 
     def remove(self, ids: np.ndarray) -> None:
         ids = ids[(ids >= 0) & (ids < len(self.ngt_of))]
@@ -153,7 +163,9 @@ class NgtInner:
         keep = nids >= 0
         ids, nids = ids[keep], nids[keep]
         self.ngt_of[ids] = -1
-        if self.optimized:  # ONNG: leave it in the graph, results are filtered by liveness
+        if self.unbuilt:  # NGT cannot remove an object that is not in the graph yet (WAL replay)
+            self.build()
+        if self.optimized or self.append_only:  # leave it in the graph; results are filtered by liveness
             self.masked += len(ids)
             return
         for n in nids:
@@ -175,6 +187,10 @@ class NgtInner:
         shutil.rmtree(out, ignore_errors=True)
         opt = self._ngtpy.Optimizer(num_of_outgoings=self.p.onng_outgoing,
                                     num_of_incomings=self.p.onng_incoming, log_disabled=True)
+        # graph reconstruction only: NGT's search-coefficient / prefetch / accuracy-table passes
+        # take minutes per subspace and tune for NGT's own expected-accuracy search, unused here
+        opt.set_processing_modes(search_parameter_optimization=False,
+                                 prefetch_parameter_optimization=False, accuracy_table_generation=False)
         opt.execute(self.path, out)
         shutil.rmtree(self.path)
         os.rename(out, self.path)
@@ -223,7 +239,7 @@ class NgtInner:
         self.index.save()
         shutil.copytree(self.path, os.path.join(path, "ngt"))
         np.savez(os.path.join(path, "ngtmap.npz"), gid_of=self.gid_of, ngt_of=self.ngt_of,
-                 meta=np.array([self.masked, int(self.optimized)], np.int64))
+                 meta=np.array([self.masked, int(self.optimized), self.next_id], np.int64))
 
     def load(self, path: str) -> None:
         self.index.close()
@@ -231,7 +247,7 @@ class NgtInner:
         shutil.copytree(os.path.join(path, "ngt"), self.path)
         with np.load(os.path.join(path, "ngtmap.npz")) as z:
             self.gid_of, self.ngt_of = z["gid_of"].copy(), z["ngt_of"].copy()
-            self.masked, opt = (int(v) for v in z["meta"])
+            self.masked, opt, self.next_id = (int(v) for v in z["meta"])
         self.optimized = bool(opt)
         self.unbuilt = 0
         self._open()

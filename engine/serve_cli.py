@@ -1,0 +1,178 @@
+"""``sanny serve``: run the coordinator's gRPC server over an index directory.
+
+    sanny serve --index DIR [--create --dim D --S S --metric l2] [--listen 127.0.0.1:50051]
+                [--config FILE.toml] [--tls-cert CERT --tls-key KEY] [--token-file FILE]
+
+Workers are embedded (one process) unless the config file has a ``[workers]`` table, which
+``sanny.workers.transports.factory_from_config`` turns into remote workers. Command-line flags
+override the file. SIGTERM / SIGINT: health goes NOT_SERVING, in-flight calls get ``grace``
+seconds, then the index is saved and closed.
+
+Config file (TOML, or YAML if PyYAML is installed)::
+
+    [server]
+    listen = "127.0.0.1:50051"
+    max_message_mb = 64
+    grace = 10
+    threads = 16
+    tls_cert = "server.crt"       # with tls_key; tls_client_ca for mutual TLS
+    tls_key = "server.key"
+    token_file = "token.txt"      # clients send "authorization: Bearer <token>"
+                                  # (relative paths: from the config file's folder)
+
+    [index]                       # used by --create when the directory holds no index yet
+    dim = 2048
+    S = 16
+    metric = "cosine"
+    inner = { kind = "ngt", edge_size_for_search = 40 }
+
+    [workers]                     # remote workers (Ray / gRPC): see sanny.workers.transports
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+from .errors import InvalidArgument
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+PATH_KEYS = ("tls_cert", "tls_key", "tls_client_ca", "token_file")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("serve", help="serve an index over gRPC (sanny.v1.Sanny, health, reflection)")
+    p.add_argument("--index", required=True, help="index directory")
+    p.add_argument("--create", action="store_true", help="create the index if the directory holds none")
+    g = p.add_argument_group("new index (with --create; or the config file's [index] table)")
+    g.add_argument("--dim", type=int)
+    g.add_argument("--S", type=int)
+    g.add_argument("--metric", choices=["l2", "cosine", "ip"])
+    g.add_argument("--inner", choices=["ngt", "exact"])
+    p.add_argument("--listen", help=f"HOST:PORT (default {DEFAULT_LISTEN}; port 0 picks a free one)")
+    p.add_argument("--config", help="TOML (or YAML) file: [server], [index], [workers] tables")
+    p.add_argument("--tls-cert", help="server certificate (PEM); needs --tls-key")
+    p.add_argument("--tls-key", help="server private key (PEM)")
+    p.add_argument("--tls-client-ca", help="require client certificates signed by this CA (mutual TLS)")
+    p.add_argument("--token-file", help="file holding the bearer token clients must send")
+    p.add_argument("--max-message-mb", type=float, help="largest request/response in MiB (default 64)")
+    p.add_argument("--grace", type=float, help="seconds in-flight calls get on shutdown (default 10)")
+    p.add_argument("--threads", type=int, help="RPC handler threads (default 16)")
+    p.set_defaults(fn=cmd_serve)
+
+
+def load_config(path: str | None) -> dict:
+    if not path:
+        return {}
+    if path.endswith((".yaml", ".yml")):
+        try:
+            import yaml
+        except ModuleNotFoundError:
+            raise InvalidArgument("config", "YAML config files need PyYAML (pip install pyyaml); "
+                                            "or use TOML") from None
+        with open(path) as f:
+            cfg = yaml.safe_load(f) or {}
+    else:
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        with open(path, "rb") as f:
+            try:
+                cfg = tomllib.load(f)
+            except tomllib.TOMLDecodeError as e:
+                raise InvalidArgument("config", f"{path}: {e}") from None
+    if not isinstance(cfg, dict):
+        raise InvalidArgument("config", f"{path}: expected tables at the top level")
+    server = cfg.get("server", {})
+    for name in PATH_KEYS:  # relative to the config file, not to the working directory
+        if isinstance(server.get(name), str):
+            server[name] = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.expanduser(server[name]))
+    return cfg
+
+
+def worker_factory(cfg: dict):
+    """None (embedded workers) or the remote-worker factory the ``[workers]`` table describes."""
+    if "workers" not in cfg:
+        return None
+    from sanny.workers import transports
+
+    return transports.factory_from_config(cfg)
+
+
+def open_index(args, cfg: dict, factory):
+    from .config import IndexConfig
+    from .index import Index
+
+    exists = os.path.exists(os.path.join(args.index, "manifest.json"))
+    if not exists and not args.create and not (os.path.isdir(args.index) and os.listdir(args.index)):
+        raise InvalidArgument("index", f"{args.index!r} does not exist (pass --create --dim D to make a new index)")
+    if exists or not args.create:
+        ix = Index.open(args.index, worker_factory=factory)
+        given = {k: getattr(args, k) for k in ("dim", "S", "metric") if getattr(args, k) is not None}
+        wrong = {k: v for k, v in given.items() if getattr(ix.config, k) != v}
+        if wrong:
+            ix.close(save=False)
+            raise InvalidArgument(next(iter(wrong)), f"{args.index} holds an index with "
+                                  + ", ".join(f"{k}={getattr(ix.config, k)!r}" for k in wrong)
+                                  + f", not {wrong}")
+        return ix
+    spec = dict(cfg.get("index", {}))
+    for k in ("dim", "S", "metric"):
+        if getattr(args, k) is not None:
+            spec[k] = getattr(args, k)
+    if args.inner:
+        spec["inner"] = {**spec.get("inner", {}), "kind": args.inner}
+    if "dim" not in spec:
+        raise InvalidArgument("dim", "--create needs --dim (or dim in the config's [index] table)")
+    log.info("creating index %s: %s", args.index, spec)
+    return Index.create(args.index, IndexConfig.from_dict(spec), worker_factory=factory)
+
+
+def cmd_serve(args) -> int:
+    from .server import DEFAULT_MAX_MESSAGE_BYTES, run_server
+
+    cfg = load_config(args.config)
+    srv = cfg.get("server", {})
+
+    def opt(name, default=None):
+        v = getattr(args, name, None)
+        return v if v is not None else srv.get(name, default)
+
+    token = None
+    if opt("token_file"):
+        with open(opt("token_file")) as f:
+            token = f.read().strip()
+        if not token:
+            raise InvalidArgument("token_file", f"{opt('token_file')} is empty")
+    if bool(opt("tls_cert")) != bool(opt("tls_key")):
+        raise InvalidArgument("tls_key" if opt("tls_cert") else "tls_cert", "TLS needs both --tls-cert and --tls-key")
+    mb = opt("max_message_mb")
+    listen = opt("listen", DEFAULT_LISTEN)
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        log.info("%s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    ix = open_index(args, cfg, worker_factory(cfg))
+    try:
+        with run_server(ix, listen, max_message_bytes=int(mb * 2**20) if mb else DEFAULT_MAX_MESSAGE_BYTES,
+                        max_workers=int(opt("threads", 16)), token=token, tls_cert=opt("tls_cert"),
+                        tls_key=opt("tls_key"), tls_client_ca=opt("tls_client_ca"),
+                        grace=float(opt("grace", 10.0))) as (server, port):
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
+            host = listen.rsplit(":", 1)[0]
+            print(f"sanny: serving {args.index} ({len(ix)} vectors) on {host}:{port}", flush=True)
+            while not stop.wait(0.5):
+                pass
+        ix.save()
+        log.info("index saved (wal seq %d)", ix.seq)
+    finally:
+        ix.close(save=False)
+    return 0

@@ -1,0 +1,149 @@
+"""The coordinator's gRPC server: the ``sanny.v1.Sanny`` service plus standard health and
+reflection, a message size limit, optional TLS and bearer-token auth.
+
+``run_server(index)`` is a context manager yielding ``(server, port)``; leaving it stops the
+server gracefully (health NOT_SERVING, in-flight calls get ``grace`` seconds to finish). The
+index stays the caller's to save and close.
+"""
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from sanny.v1 import sanny_pb2 as pb
+from sanny.v1 import sanny_pb2_grpc as pb_grpc
+from sanny.workers import LocalWorker
+from sanny.workers.remote import deadline as worker_deadline
+
+from .service import SERVICE_NAME, SannyService, worker_infos
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+OPEN_METHODS = ("/grpc.health.v1.Health/",)  # reachable without a token (load balancers, probes)
+
+
+def _deny(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """A handler of the same shape as ``handler`` that fails with UNAUTHENTICATED."""
+    def reject(request, context):
+        context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                      "missing or wrong bearer token (send metadata 'authorization: Bearer <token>')")
+
+    if handler.request_streaming and handler.response_streaming:
+        return grpc.stream_stream_rpc_method_handler(reject)
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(reject)
+    if handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler(reject)
+    return grpc.unary_unary_rpc_method_handler(reject)
+
+
+class BearerTokenAuth(grpc.ServerInterceptor):
+    """Require ``authorization: Bearer <token>`` on every method except health checks."""
+
+    def __init__(self, token: str, open_methods=OPEN_METHODS):
+        if not token:
+            raise ValueError("empty token")
+        self._token = token.encode()
+        self._open = tuple(open_methods)
+
+    def _ok(self, metadata) -> bool:
+        value = next((v for k, v in metadata or () if k == "authorization"), "")
+        scheme, _, credential = str(value).partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), self._token)
+
+    def intercept_service(self, continuation, details):
+        handler = continuation(details)
+        if handler is None or details.method.startswith(self._open) or self._ok(details.invocation_metadata):
+            return handler
+        return _deny(handler)
+
+
+def _pem(value) -> bytes | None:
+    """PEM bytes as given, or read from a path."""
+    if value is None or isinstance(value, bytes):
+        return value
+    with open(os.fspath(value), "rb") as f:
+        return f.read()
+
+
+def _watch_workers(index, servicer: health.HealthServicer, interval: float, stop: threading.Event) -> None:
+    """Health follows the workers: NOT_SERVING while any worker is unreachable."""
+    while not stop.wait(interval):
+        with worker_deadline(max(interval, 1.0)):  # a hung worker must not stall the checks
+            down = [w for w in worker_infos(index) if w.state != pb.WORKER_STATE_SERVING]
+        state = health_pb2.HealthCheckResponse.NOT_SERVING if down else health_pb2.HealthCheckResponse.SERVING
+        for name in ("", SERVICE_NAME):
+            servicer.set(name, state)
+
+
+@contextlib.contextmanager
+def run_server(index, address: str = "127.0.0.1:0", *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+               max_workers: int = 16, token: str | None = None, tls_cert=None, tls_key=None,
+               tls_client_ca=None, grace: float = 5.0, search_chunk: int = 512,
+               health_interval: float = 2.0, add_services=()):
+    """Serve ``index`` on ``address`` (``HOST:0`` picks a free port); yields ``(server, port)``.
+
+    max_message_bytes: largest request (and response) accepted; bigger ones get
+        RESOURCE_EXHAUSTED. token: require ``authorization: Bearer <token>`` (health stays
+        open). tls_cert / tls_key: PEM bytes or file paths; with tls_client_ca, clients must
+        present a certificate signed by it (mutual TLS). health_interval: seconds between
+        worker checks when some workers are remote (health goes NOT_SERVING while one is down).
+        add_services: callables ``fn(server) -> [service names]`` to serve more services on the
+        same port (their names are added to health and reflection).
+    """
+    options = [("grpc.max_receive_message_length", max_message_bytes),
+               ("grpc.max_send_message_length", max_message_bytes),
+               ("grpc.so_reuseport", 0)]  # a port already in use is an error, not shared
+    interceptors = [BearerTokenAuth(token)] if token else []
+    server = grpc.server(ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sanny-rpc"),
+                         options=options, interceptors=interceptors)
+    pb_grpc.add_SannyServicer_to_server(SannyService(index, search_chunk), server)
+    names = [SERVICE_NAME]
+    for add in add_services:
+        names += list(add(server) or [])
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ["", *names]:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    names += [health.SERVICE_NAME, reflection.SERVICE_NAME]
+    reflection.enable_server_reflection(names, server)
+
+    if tls_cert is not None or tls_key is not None:
+        if tls_cert is None or tls_key is None:
+            raise ValueError("TLS needs both a certificate and its private key")
+        ca = _pem(tls_client_ca)
+        creds = grpc.ssl_server_credentials([(_pem(tls_key), _pem(tls_cert))], root_certificates=ca,
+                                            require_client_auth=ca is not None)
+        port = server.add_secure_port(address, creds)
+    else:
+        port = server.add_insecure_port(address)
+    if not port:  # older grpcio returns 0 instead of raising
+        raise RuntimeError(f"cannot listen on {address}")
+    server.start()
+    log.info("serving %s on %s (port %d, %s%s)", SERVICE_NAME, address, port,
+             "TLS" if tls_cert is not None else "plaintext", ", token auth" if token else "")
+
+    stop = threading.Event()
+    watcher = None
+    if health_interval > 0 and not all(isinstance(w, LocalWorker) for w in index.workers):
+        watcher = threading.Thread(target=_watch_workers, args=(index, health_servicer, health_interval, stop),
+                                   name="sanny-health", daemon=True)
+        watcher.start()
+    try:
+        yield server, port
+    finally:
+        stop.set()
+        health_servicer.enter_graceful_shutdown()  # every service NOT_SERVING from here on
+        server.stop(grace).wait()
+        if watcher is not None:
+            watcher.join(timeout=grace)
+        log.info("server on port %d stopped", port)

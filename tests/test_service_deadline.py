@@ -1,0 +1,67 @@
+"""A client deadline ends the call with DEADLINE_EXCEEDED promptly, the server stops working on
+it (the batch is searched in chunks with the deadline checked between them), and the next
+call is served at once."""
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+
+from sanny.v1 import sanny_pb2 as pb
+from sanny.v1 import sanny_pb2_grpc as pb_grpc
+
+from service_fixtures import ProxyWorker, data, keys, make_index, matrix, rpc_error, served
+
+DELAY = 0.1      # seconds per subspace search call
+QUERIES = 30     # one query per chunk: ~3 s of work without a deadline
+DEADLINE = 0.4
+
+
+@pytest.fixture
+def slow(tmp_path):
+    ix = make_index(tmp_path / "idx", worker_factory=ProxyWorker)
+    ix.insert(keys(50), data(50))
+    yield ix
+    ix.close(save=False)
+
+
+def test_deadline_exceeded_promptly_and_work_stops(slow):
+    with served(slow, search_chunk=1) as port, grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        stub = pb_grpc.SannyStub(ch)
+        for w in slow.workers:
+            w.delay = DELAY
+        t0 = time.monotonic()
+        err = rpc_error(stub.Search, pb.SearchRequest(queries=matrix(data(QUERIES, seed=1)), k=3), timeout=DEADLINE)
+        assert err.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert time.monotonic() - t0 < DEADLINE + 0.5
+        time.sleep(2 * DELAY)  # the chunk in progress at the deadline finishes
+        calls = slow.workers[0].searches
+        time.sleep(3 * DELAY)
+        assert slow.workers[0].searches == calls < QUERIES  # no more chunks were started
+        for w in slow.workers:
+            w.delay = 0
+        t0 = time.monotonic()
+        r = stub.Search(pb.SearchRequest(queries=matrix(data(2, seed=2)), k=3), timeout=5)
+        assert len(r.results) == 2 and time.monotonic() - t0 < 1.0
+
+
+
+def test_worker_calls_carry_the_client_deadline(slow):
+    """Every worker call of the request (in the fan-out threads too) runs under the client's
+    deadline, which remote transports use as their call timeout."""
+    from sanny.workers import remote
+
+    seen = []
+    for w in slow.workers:
+        real = w.search
+
+        def spy(*a, real=real):
+            seen.append(remote._DEADLINE.get())  # the bound remote.RemoteWorker applies
+            return real(*a)
+        w.search = spy
+    with served(slow) as port, grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        t0 = time.monotonic()
+        pb_grpc.SannyStub(ch).Search(pb.SearchRequest(queries=matrix(data(2, seed=3)), k=3), timeout=5)
+    assert len(seen) == len(slow.workers)
+    assert all(d is not None and t0 + 3 < d < t0 + 5.5 for d in seen)

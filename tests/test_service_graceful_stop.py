@@ -1,0 +1,51 @@
+"""Leaving run_server stops gracefully: a call in flight finishes with its answer, later calls
+are refused, and health went NOT_SERVING first."""
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2
+
+from sanny.engine import server as server_mod
+from sanny.engine.client import Client
+from sanny.engine.service import SERVICE_NAME
+
+from service_fixtures import ProxyWorker, data, in_thread, keys, make_index, served
+
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@pytest.fixture
+def slow(tmp_path):
+    ix = make_index(tmp_path / "idx", worker_factory=ProxyWorker)
+    ix.insert(keys(20), data(20))
+    yield ix
+    ix.close(save=False)
+
+
+def test_in_flight_call_finishes(slow, monkeypatch):
+    states = []
+    real = server_mod.health.HealthServicer.set
+
+    def spy(self, service, status):
+        states.append((service, status))
+        real(self, service, status)
+    monkeypatch.setattr(server_mod.health.HealthServicer, "set", spy)
+
+    with served(slow, grace=5.0) as port:
+        c = Client(f"127.0.0.1:{port}", timeout=10)
+        c.wait_ready()
+        for w in slow.workers:
+            w.delay = 0.5
+        join = in_thread(c.search, data(2, seed=1), 3)
+        time.sleep(0.2)  # the search is now in flight
+    # run_server returned: the server waited for the search
+    keys_, err = join()
+    assert err is None and keys_[0].shape == (2, 3)
+    assert {("", NOT_SERVING), (SERVICE_NAME, NOT_SERVING)} <= set(states)
+    with pytest.raises(grpc.RpcError) as e:
+        c.info(timeout=2)
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    c.close()

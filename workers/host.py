@@ -1,0 +1,247 @@
+"""Server half of a remote worker: a LocalWorker, its data directory, its place in the log.
+
+Transport-agnostic: the gRPC servicer (``grpc_server``) and the Ray actor (``ray_actor``) both
+forward every call to :meth:`WorkerHost.call`.
+
+    DIR/LOCK            flock: one host per data directory
+    DIR/saves/<tag>/    a complete LocalWorker save plus host.json {tag, seq, lineage}
+    DIR/LATEST          tag of the save to reload on start (the last one saved or loaded)
+    DIR/work/           live inner-index files (scratch, emptied on start)
+
+Position in the coordinator's write-ahead log:
+``lineage`` names the index state the host belongs to (Configure starts a new one, saves carry
+it), ``epoch`` changes whenever the in-memory state is replaced (process start, Configure,
+Load) and ``applied_seq`` is the WAL seq that state includes. Calls that read or extend the
+state name the epoch their caller is in step with; on a mismatch the host raises
+:class:`StaleState` and does nothing, so the caller catches up first (``remote.RemoteWorker``).
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import threading
+
+import numpy as np
+
+from sanny.engine.snapshot import fsync_tree
+from sanny.engine.wal import fsync_dir
+
+from .base import SearchParams, WorkerSpec
+from .local import LocalWorker
+
+log = logging.getLogger(__name__)
+
+GUARDED = ("insert", "remove", "search", "partial_distances", "build", "save")
+OPEN = ("configure", "load", "stats")
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class StaleState(Exception):
+    """The caller is not in step with this host's state: resynchronise (stats, load, replay)."""
+
+
+def search_params(d: dict | None) -> SearchParams:
+    d = dict(d or {})
+    return SearchParams(**{k: v for k, v in d.items() if k in SearchParams.__dataclass_fields__})
+
+
+class WorkerHost:
+    KEEP_SAVES = 2  # newest saves kept per lineage (the coordinator's snapshot names one of them)
+
+    def __init__(self, data_dir: str):
+        self.data_dir = os.path.abspath(data_dir)
+        os.makedirs(os.path.join(self.data_dir, "saves"), exist_ok=True)
+        self._lockfile = open(os.path.join(self.data_dir, "LOCK"), "a")
+        try:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lockfile.close()
+            raise RuntimeError(f"data directory {self.data_dir!r} is in use by another worker") from None
+        self._lock = threading.Lock()
+        self.worker: LocalWorker | None = None
+        self.lineage, self.applied_seq, self.base = "", 0, ("", 0)
+        self.epoch = secrets.token_hex(8)
+        self.workdir = os.path.join(self.data_dir, "work")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        for name in os.listdir(os.path.join(self.data_dir, "saves")):
+            if name.endswith(".tmp"):  # a save cut short by a crash
+                shutil.rmtree(os.path.join(self.data_dir, "saves", name), ignore_errors=True)
+        latest = self._read_latest()
+        if latest:
+            try:
+                self._load(latest)
+                log.info("reloaded save %s (seq %d, lineage %s)", latest, self.applied_seq, self.lineage)
+            except (OSError, ValueError, KeyError) as e:
+                log.error("cannot reload save %s, starting unconfigured: %s", latest, e)
+                self._replace(None)
+
+    # -- dispatch ------------------------------------------------------------------------
+    def call(self, method: str, epoch: str | None = None, **kw):
+        """Run one worker call; ``epoch`` is required (and checked) for the GUARDED ones."""
+        if method not in GUARDED and method not in OPEN:
+            raise ValueError(f"unknown worker method {method!r}")
+        with self._lock:
+            if method in GUARDED:
+                if self.worker is None:
+                    raise StaleState("worker is not configured")
+                if epoch != self.epoch:
+                    raise StaleState(f"worker state changed (epoch {self.epoch}, applied seq {self.applied_seq})")
+            return getattr(self, "_" + method)(**kw)
+
+    def position(self) -> dict:
+        return {"configured": self.worker is not None, "lineage": self.lineage, "epoch": self.epoch,
+                "applied_seq": self.applied_seq, "base_tag": self.base[0], "base_seq": self.base[1]}
+
+    # -- calls ---------------------------------------------------------------------------
+    def _configure(self, spec: dict, lineage: str) -> dict:
+        self._replace(LocalWorker(WorkerSpec.from_dict(spec), self._fresh_workdir()))
+        self.lineage = str(lineage)
+        return self.position()
+
+    # Writes build what is pending first (a no-op normally): NGT cannot remove an object that
+    # is inserted but not yet built, which a replay (insert, then remove, one build at the end)
+    # or a re-sent insert (replace = remove + add) would otherwise do.
+    def _insert(self, seq: int, ids: np.ndarray, slices: np.ndarray) -> dict:
+        self.worker.build(False)
+        self.worker.insert(ids, slices)
+        self.applied_seq = max(self.applied_seq, int(seq))
+        return self.position()
+
+    def _remove(self, seq: int, ids: np.ndarray) -> dict:
+        self.worker.build(False)
+        self.worker.remove(ids)
+        self.applied_seq = max(self.applied_seq, int(seq))
+        return self.position()
+
+    def _search(self, queries: np.ndarray, T: int, params: dict | None = None):
+        if int(T) < 1:
+            raise ValueError(f"T must be >= 1, got {T}")
+        # every applied write is searchable, even when the coordinator's build never came (a
+        # write that failed on another worker skips it); a no-op when nothing is pending
+        self.worker.build(False)
+        return self.worker.search(queries, int(T), search_params(params))
+
+    def _partial_distances(self, queries: np.ndarray, candidate_ids: np.ndarray) -> np.ndarray:
+        return self.worker.partial_distances(queries, candidate_ids)
+
+    def _build(self, optimize: bool = False) -> dict:
+        self.worker.build(bool(optimize))
+        return self.position()
+
+    def _save(self, tag: str, seq: int) -> dict:
+        if not _TAG.match(tag or ""):
+            raise ValueError(f"bad save tag {tag!r}")
+        if int(seq) < self.applied_seq:
+            raise StaleState(f"asked to save as seq {seq}, but the state already includes seq {self.applied_seq}")
+        saves = os.path.join(self.data_dir, "saves")
+        final, tmp = os.path.join(saves, tag), os.path.join(saves, tag + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.worker.save(tmp)
+        with open(os.path.join(tmp, "host.json"), "w") as f:
+            json.dump({"tag": tag, "seq": int(seq), "lineage": self.lineage}, f)
+        fsync_tree(tmp)
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(tmp, final)
+        fsync_dir(saves)
+        self._write_latest(tag)
+        self.applied_seq, self.base = int(seq), (tag, int(seq))
+        mine = [d for d in self._saves() if d["lineage"] == self.lineage]  # never touch other indexes' saves
+        for old in mine[self.KEEP_SAVES:]:
+            shutil.rmtree(os.path.join(saves, old["tag"]), ignore_errors=True)
+        return self.position()
+
+    def _load(self, tag: str, spec: dict | None = None) -> dict:
+        if not _TAG.match(tag or ""):
+            raise ValueError(f"bad save tag {tag!r}")
+        path = os.path.join(self.data_dir, "saves", tag)
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"worker data directory {self.data_dir!r} has no save {tag!r}")
+        with open(os.path.join(path, "host.json")) as f:
+            meta = json.load(f)
+        with open(os.path.join(path, "worker.json")) as f:
+            saved = WorkerSpec.from_dict(json.load(f))
+        if spec is not None:
+            want = WorkerSpec.from_dict(spec)
+            if (saved.subspaces, saved.widths, saved.metric) != (want.subspaces, want.widths, want.metric):
+                raise ValueError(f"save {tag!r} holds subspaces {saved.subspaces} {saved.widths} "
+                                 f"({saved.metric}), expected {want.subspaces} {want.widths} ({want.metric})")
+            saved = want  # the caller's build/search parameters win (same data)
+        worker = LocalWorker(saved, self._fresh_workdir())
+        try:
+            worker.load(path)
+        except Exception:
+            worker.close()
+            self._replace(None)
+            raise
+        self._replace(worker)
+        self.lineage, self.applied_seq = meta["lineage"], int(meta["seq"])
+        self.base = (tag, self.applied_seq)
+        if self._read_latest() != tag:
+            self._write_latest(tag)
+        return self.position()
+
+    def _stats(self) -> dict:
+        return {"position": self.position(),
+                "spec": self.worker.spec.to_dict() if self.worker else None,
+                "stats": self.worker.stats() if self.worker else {},
+                "saves": self._saves()}
+
+    # -- helpers -------------------------------------------------------------------------
+    def _replace(self, worker: LocalWorker | None) -> None:
+        if self.worker is not None:
+            self.worker.close()
+        self.worker = worker
+        self.epoch = secrets.token_hex(8)
+        self.applied_seq, self.base = 0, ("", 0)
+        if worker is None:
+            self.lineage = ""
+
+    def _fresh_workdir(self) -> str:
+        """A new scratch folder per state (the old one's files may still be open)."""
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return self.workdir
+
+    def _saves(self) -> list[dict]:
+        out = []
+        root = os.path.join(self.data_dir, "saves")
+        for name in os.listdir(root):
+            try:
+                with open(os.path.join(root, name, "host.json")) as f:
+                    meta = json.load(f)
+                out.append({"tag": name, "seq": int(meta["seq"]), "lineage": str(meta["lineage"]),
+                            "mtime": os.path.getmtime(os.path.join(root, name))})
+            except (OSError, ValueError, KeyError):
+                continue
+        out.sort(key=lambda d: (d["seq"], d["mtime"]), reverse=True)
+        return [{k: d[k] for k in ("tag", "seq", "lineage")} for d in out]
+
+    def _read_latest(self) -> str:
+        try:
+            with open(os.path.join(self.data_dir, "LATEST")) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return ""
+
+    def _write_latest(self, tag: str) -> None:
+        path = os.path.join(self.data_dir, "LATEST")
+        with open(path + ".tmp", "w") as f:
+            f.write(tag)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(path + ".tmp", path)
+        fsync_dir(self.data_dir)
+
+    def close(self) -> None:
+        with self._lock:
+            if self.worker is not None:
+                self.worker.close()
+                self.worker = None
+            self._lockfile.close()

@@ -1,0 +1,257 @@
+"""Client half of a remote worker, shared by the gRPC and Ray transports.
+
+It keeps a remote :class:`~sanny.workers.host.WorkerHost` in step with the coordinator's
+write-ahead log:
+
+- every write carries the seq of the WAL record being applied (``Index.seq``);
+- every call that reads or extends the remote state names the host *epoch* we are in step
+  with; a host that restarted, reloaded or was reconfigured answers "stale" and does nothing;
+- a stale answer or any failed call marks the worker *suspect*; before its next call it is
+  resynchronised: its position (lineage, epoch, applied seq) is read, if it lost our state it
+  loads our newest save, then the coordinator's log records after its seq are replayed to it
+  (``Index.worker_log``) and the call goes ahead. Writes are idempotent, so replaying a record
+  the worker already has is harmless.
+
+Every call has a deadline: the caller's, set with :func:`deadline` around an index call (shared
+by the whole fan-out), else the transport's default. A worker that is down or does not answer
+in time raises :class:`WorkerUnavailable` (:class:`DeadlineExceeded` when it was the caller's
+deadline) and the transport cancels the call.
+"""
+from __future__ import annotations
+
+import abc
+import contextlib
+import json
+import os
+import secrets
+import threading
+import time
+from contextvars import ContextVar
+from dataclasses import asdict
+
+import numpy as np
+
+from sanny.engine.errors import DeadlineExceeded, IndexCorrupt, SannyError, WorkerUnavailable
+
+from .base import SearchParams, Worker, WorkerSpec
+
+_DEADLINE: ContextVar[float | None] = ContextVar("sanny_worker_deadline", default=None)
+
+SLOW = frozenset({"insert", "build", "save", "load", "configure"})  # may (re)build graphs
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None):
+    """Bound every worker call made inside the block to ``seconds`` from now (None: no bound).
+    Nested blocks keep the earlier deadline. The coordinator's fan-out threads inherit it."""
+    if seconds is None:
+        yield
+        return
+    end = time.monotonic() + float(seconds)
+    outer = _DEADLINE.get()
+    token = _DEADLINE.set(end if outer is None else min(outer, end))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+class Stale(Exception):
+    """Raised by a transport when the host answered StaleState."""
+
+
+class RemoteWorker(Worker):
+    """A Worker whose state lives in a WorkerHost elsewhere. Subclasses implement ``_invoke``."""
+
+    transport = "remote"
+
+    def __init__(self, spec: WorkerSpec, name: str, timeout: float = 30.0, slow_timeout: float = 600.0,
+                 connect_grace: float = 1.5):
+        """``timeout``: default deadline of searches and small calls; ``slow_timeout``: of calls
+        that may build graphs (insert, build, save, load); ``connect_grace``: how long a status
+        call waits for a worker to (re)connect before it counts as unavailable."""
+        self.spec, self.name = spec, name
+        self.timeout, self.slow_timeout = float(timeout), float(slow_timeout)
+        self.connect_grace = float(connect_grace)
+        self._index, self._rank = None, 0
+        self._own_seq = 0          # seq source when not attached to an Index
+        self._lineage: str | None = None  # None: not bound to any saved state yet (a new index)
+        self._epoch: str | None = None
+        self._acked = 0            # every write up to this seq is applied in epoch _epoch
+        self._base = ("", 0)       # newest save we wrote or loaded: (tag, seq)
+        self._reload = False       # load _base before the next call (set by load())
+        self._suspect = True
+        self._sync_lock = threading.Lock()
+
+    # -- transport -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def _invoke(self, method: str, timeout: float, epoch: str | None, kw: dict):
+        """One call to the host. Raise Stale, TimeoutError (no answer in ``timeout``; cancel
+        the call), WorkerUnavailable (down), ValueError / FileNotFoundError (as the host did)."""
+
+    # -- coordinator hook ----------------------------------------------------------------
+    def attach(self, index, rank: int) -> None:
+        """Called by Index: writes are stamped with ``index.seq``, catch-up reads ``index.worker_log``."""
+        self._index, self._rank = index, rank
+
+    def _seq(self) -> int:
+        return int(self._index.seq) if self._index is not None else self._own_seq
+
+    def _log(self, after: int):
+        if self._index is not None:
+            return self._index.worker_log(self._rank, after)
+        return [] if after >= self._own_seq else None
+
+    # -- calls ---------------------------------------------------------------------------
+    def _timed(self, method: str, epoch: str | None, kw: dict, cap: float | None = None):
+        base = self.slow_timeout if method in SLOW else self.timeout
+        if cap is not None:
+            base = min(base, cap)
+        end, by_caller = _DEADLINE.get(), False
+        if end is not None:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise DeadlineExceeded(f"deadline passed before calling worker {self.name} ({method})")
+            by_caller = left < base
+            base = min(base, left)
+        try:
+            return self._invoke(method, base, epoch, kw)
+        except TimeoutError:
+            self._suspect = True
+            if by_caller:
+                raise DeadlineExceeded(f"deadline passed waiting for worker {self.name} ({method})") from None
+            raise WorkerUnavailable(f"worker {self.name} did not answer {method} within {base:.3g} s") from None
+
+    def _call(self, method: str, **kw):
+        for attempt in (0, 1):
+            try:
+                if self._suspect:
+                    with self._sync_lock:
+                        if self._suspect:
+                            self._sync()
+                return self._timed(method, self._epoch, kw)
+            except Stale as e:
+                self._suspect = True
+                if attempt:
+                    raise WorkerUnavailable(f"worker {self.name} keeps changing state: {e}") from None
+            except (WorkerUnavailable, DeadlineExceeded):
+                self._suspect = True
+                raise
+
+    def _write(self, method: str, **kw) -> None:
+        seq = self._seq() if self._index is not None else self._own_seq + 1
+        self._own_seq = max(self._own_seq, seq)
+        try:
+            self._call(method, seq=seq, **kw)
+        except BaseException:
+            self._acked = min(self._acked, seq - 1)  # make the catch-up resend this record
+            self._suspect = True
+            raise
+        self._acked = max(self._acked, seq)
+
+    def _sync(self) -> None:
+        """Bring the host to our state: same lineage, our epoch, every logged write applied."""
+        st = self._timed("stats", None, {}, cap=self.connect_grace)
+        pos = st["position"]
+        if self._reload:  # opened from a snapshot: start from the save it names
+            pos = self._load_save(self._base[0])
+            after = pos["applied_seq"]
+        elif self._lineage is None:  # never bound: a new index (Index.create/train), start empty
+            self._lineage = secrets.token_hex(8)
+            pos = self._timed("configure", None, {"spec": self.spec.to_dict(), "lineage": self._lineage})
+            after = 0
+        elif pos["lineage"] != self._lineage or not pos["configured"]:
+            mine = [s for s in st["saves"] if s["lineage"] == self._lineage]
+            if not mine:
+                raise WorkerUnavailable(f"worker {self.name} no longer holds this index's state "
+                                        f"(no save of lineage {self._lineage}); restore its data directory")
+            pos = self._load_save(mine[0]["tag"])
+            after = pos["applied_seq"]
+        elif pos["epoch"] == self._epoch:
+            after = min(self._acked, pos["applied_seq"])
+        else:
+            after = pos["applied_seq"]
+        records = self._log(after)
+        if (records is None or after > self._seq()) and self._base[0] and self._base[1] <= self._seq():
+            # outside what the coordinator's log covers: back to our newest save
+            pos = self._load_save(self._base[0])
+            after = pos["applied_seq"]
+            records = self._log(after)
+        if records is None:
+            raise WorkerUnavailable(f"worker {self.name} is at seq {after}, before the coordinator's "
+                                    "last checkpoint; reopen the index to reload it")
+        epoch = pos["epoch"]
+        for seq, old, ids, xs in records:
+            if len(old):
+                self._timed("remove", epoch, {"seq": seq, "ids": old})
+            if ids is not None:
+                self._timed("insert", epoch, {"seq": seq, "ids": ids, "slices": xs})
+        if records:
+            self._timed("build", epoch, {"optimize": False})
+        self._epoch, self._acked, self._suspect = epoch, self._seq(), False
+
+    def _load_save(self, tag: str) -> dict:
+        try:
+            pos = self._timed("load", None, {"tag": tag, "spec": self.spec.to_dict()})
+        except FileNotFoundError as e:
+            raise IndexCorrupt(f"{e} (its data directory was lost or replaced)") from None
+        if pos["lineage"] != self._lineage:
+            raise IndexCorrupt(f"worker {self.name}: save {tag} belongs to another index "
+                               f"(lineage {pos['lineage']}, expected {self._lineage})")
+        self._reload = False
+        return pos
+
+    # -- Worker interface ----------------------------------------------------------------
+    def insert(self, ids, slices) -> None:
+        self._write("insert", ids=np.asarray(ids, np.int64), slices=np.asarray(slices, np.float32))
+
+    def remove(self, ids) -> None:
+        self._write("remove", ids=np.asarray(ids, np.int64))
+
+    def search(self, queries, T, params: SearchParams | None = None):
+        p = asdict(params or SearchParams())
+        return self._call("search", queries=np.asarray(queries, np.float32), T=int(T), params=p)
+
+    def partial_distances(self, queries, candidate_ids) -> np.ndarray:
+        return self._call("partial_distances", queries=np.asarray(queries, np.float32),
+                          candidate_ids=np.asarray(candidate_ids, np.int64))
+
+    def build(self, optimize: bool = False) -> None:
+        self._call("build", optimize=bool(optimize))
+
+    def save(self, path: str) -> None:
+        """Save on the worker's own disk; ``path`` (in the coordinator's snapshot) records which save."""
+        seq = self._seq()
+        tag = f"{seq:012d}-{secrets.token_hex(4)}"
+        self._call("save", tag=tag, seq=seq)
+        self._base = (tag, seq)
+        os.makedirs(path, exist_ok=True)
+        with open(os.path.join(path, "remote.json"), "w") as f:
+            json.dump({"transport": self.transport, "worker": self.name, "tag": tag, "seq": seq,
+                       "lineage": self._lineage, "spec": self.spec.to_dict()}, f, indent=1)
+
+    def load(self, path: str) -> None:
+        """Bind to the save the coordinator's snapshot names; the worker loads it on first use
+        (so a worker that is down surfaces as WorkerUnavailable, not as a damaged snapshot)."""
+        ref = os.path.join(path, "remote.json")
+        if not os.path.exists(ref):
+            raise FileNotFoundError(f"{ref} is missing: this snapshot's worker was not saved by a "
+                                    "remote worker (open it with the transport that built it)")
+        with open(ref) as f:
+            meta = json.load(f)
+        self._lineage, self._base = str(meta["lineage"]), (str(meta["tag"]), int(meta["seq"]))
+        self._epoch, self._acked, self._reload, self._suspect = None, 0, True, True
+
+    def stats(self) -> dict:
+        """The host's counts and log position; ``state`` is ``ready`` or ``catching_up`` (it is
+        resynchronised on its next call). WorkerUnavailable when it cannot be reached."""
+        try:
+            st = self._timed("stats", None, {}, cap=self.connect_grace)
+        except SannyError:
+            self._suspect = True
+            raise
+        pos = st["position"]
+        in_step = (not self._suspect and pos["epoch"] == self._epoch and pos["lineage"] == self._lineage)
+        return {**st["stats"], "worker": self.name, "transport": self.transport,
+                "subspaces": list(self.spec.subspaces), "state": "ready" if in_step else "catching_up",
+                "applied_seq": pos["applied_seq"], "saved_seq": pos["base_seq"], "saves": len(st["saves"])}

@@ -1,0 +1,133 @@
+"""Pick the worker transport from configuration: embedded, gRPC worker processes or Ray actors.
+
+``factory_from_config(cfg)`` turns the ``[workers]`` table of a config file (as a dict) into
+the ``worker_factory(spec, workdir)`` that ``Index.create`` / ``Index.open`` take::
+
+    [workers]                       # gRPC: one `sanny worker` process per address
+    transport = "grpc"
+    addresses = ["127.0.0.1:7001", "127.0.0.1:7002"]
+    groups = [[0, 1], [2, 3]]       # optional: subspaces per address (default: the index's
+                                    # own grouping, worker i -> addresses[i])
+    timeout = 30                    # s, searches and small calls (a caller's deadline may cut it)
+    slow_timeout = 600              # s, inserts, builds, saves, loads
+    tls_ca = "ca.crt"               # optional TLS; with tls_cert + tls_key: mutual TLS
+
+    [workers]                       # Ray: one actor per worker group
+    transport = "ray"
+    address = "auto"                # join a running cluster (`ray start --head`); omit: start one here
+    num_cpus = 1                    # reserved per actor
+    max_restarts = -1               # -1: restart forever (state reloaded from the actor's saves)
+    data_dir = "/var/lib/sanny"     # node-local folder for the actors' saves (default: inside the index)
+
+``transport = "embedded"`` (or no table) keeps the in-process workers. The index must have as
+many worker groups as the config lists (``IndexConfig.workers = worker_count(cfg)``).
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from sanny.engine.errors import InvalidArgument
+
+from .base import WorkerSpec
+from .local import LocalWorker
+
+TRANSPORTS = ("embedded", "grpc", "ray")
+_TIMEOUTS = ("timeout", "slow_timeout", "connect_grace")
+
+
+def _table(cfg: dict | None) -> dict:
+    w = (cfg or {}).get("workers") or {}
+    if not isinstance(w, dict):
+        raise InvalidArgument("workers", f"must be a table, got {type(w).__name__}")
+    return w
+
+
+def worker_count(cfg: dict | None) -> int | None:
+    """How many worker groups the config provides (None: embedded, or Ray without groups)."""
+    w = _table(cfg)
+    if w.get("transport", "embedded") == "grpc":
+        return len(w.get("addresses") or [])
+    return len(w["groups"]) if w.get("groups") else None
+
+
+def _rank(workdir: str) -> int:
+    m = re.fullmatch(r"worker-(\d+)", os.path.basename(os.path.normpath(workdir)))
+    if not m:
+        raise InvalidArgument("workers", f"cannot tell which worker {workdir!r} is")
+    return int(m.group(1))
+
+
+def _slot(w: dict, spec: WorkerSpec, workdir: str, n: int) -> int:
+    """Which configured worker holds ``spec``'s subspaces."""
+    groups = w.get("groups")
+    if groups:
+        for i, g in enumerate(groups):
+            if [int(s) for s in g] == list(spec.subspaces):
+                if i >= n:
+                    break
+                return i
+        raise InvalidArgument("workers.groups", f"no configured worker holds subspaces {list(spec.subspaces)} "
+                                                f"(groups {groups}); the index's grouping must match")
+    i = _rank(workdir)
+    if i >= n:
+        raise InvalidArgument("workers", f"the index needs more than the {n} configured workers "
+                                         "(set the index's workers to match)")
+    return i
+
+
+def _timeouts(w: dict) -> dict:
+    return {k: float(w[k]) for k in _TIMEOUTS if k in w}
+
+
+def factory_from_config(cfg: dict | None):
+    """``worker_factory(spec, workdir)`` for the configured transport."""
+    w = _table(cfg)
+    transport = w.get("transport", "embedded")
+    if transport not in TRANSPORTS:
+        raise InvalidArgument("workers.transport", f"must be one of {TRANSPORTS}, got {transport!r}")
+    if transport == "embedded":
+        return lambda spec, workdir: LocalWorker(spec, workdir)
+    if transport == "grpc":
+        return _grpc_factory(w)
+    return _ray_factory(w)
+
+
+def _grpc_factory(w: dict):
+    from .grpc_client import GrpcWorker, channel_credentials
+
+    addresses = w.get("addresses")
+    if not addresses or not all(isinstance(a, str) and a for a in addresses):
+        raise InvalidArgument("workers.addresses", "the grpc transport needs a list of HOST:PORT addresses")
+    groups = w.get("groups")
+    if groups is not None and len(groups) != len(addresses):
+        raise InvalidArgument("workers.groups", f"{len(groups)} groups for {len(addresses)} addresses")
+    creds = None
+    if w.get("tls_ca") or w.get("tls_cert"):
+        creds = channel_credentials(w.get("tls_ca"), w.get("tls_cert"), w.get("tls_key"))
+    timeouts = _timeouts(w)
+
+    def factory(spec: WorkerSpec, workdir: str):
+        return GrpcWorker(spec, addresses[_slot(w, spec, workdir, len(addresses))], creds, **timeouts)
+
+    return factory
+
+
+def _ray_factory(w: dict):
+    import ray
+
+    from .ray_actor import RayWorker
+
+    opts = {k: w[k] for k in ("num_cpus", "max_restarts", "max_task_retries") if k in w}
+    timeouts = _timeouts(w)
+    base = w.get("data_dir")
+
+    def factory(spec: WorkerSpec, workdir: str):
+        if not ray.is_initialized():
+            ray.init(address=w.get("address"), include_dashboard=False)
+        n = len(w["groups"]) if w.get("groups") else 1 << 30
+        i = _slot(w, spec, workdir, n)
+        data_dir = os.path.join(base, f"worker-{i}") if base else os.path.join(workdir, "ray")
+        return RayWorker(spec, data_dir, name=f"ray-worker-{i}", **opts, **timeouts)
+
+    return factory
