@@ -51,6 +51,10 @@ class IndexConfig:
             raise InvalidArgument("pca_dim", f"must be between 0 and dim={self.dim}, got {self.pca_dim}")
         if self.bound_dim < -1:
             raise InvalidArgument("bound_dim", f"must be >= 0 (or -1 for auto), got {self.bound_dim}")
+        if not self.keep_vectors and self.pca_dim not in (0, self.dim):
+            raise InvalidArgument("keep_vectors", "a distributed re-rank (keep_vectors=False) adds the workers' "
+                                  "partial distances, which are exact only without a reducing PCA "
+                                  f"(pca_dim must be 0 or dim={self.dim}, got {self.pca_dim})")
         assign(self.space_dim, self.S)  # validates S against the searched dimension
         group(self.S, self.workers or self.S)
 

@@ -24,6 +24,7 @@ from sanny.workers import LocalWorker
 from sanny.workers.remote import deadline as worker_deadline
 
 from .service import SERVICE_NAME, SannyService, worker_infos
+from .vald import add_vald_services
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def _watch_workers(index, servicer: health.HealthServicer, interval: float, stop
 def run_server(index, address: str = "127.0.0.1:0", *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
                max_workers: int = 16, token: str | None = None, tls_cert=None, tls_key=None,
                tls_client_ca=None, grace: float = 5.0, search_chunk: int = 512,
-               health_interval: float = 2.0, add_services=()):
+               health_interval: float = 2.0, add_services=(), vald: bool = True):
     """Serve ``index`` on ``address`` (``HOST:0`` picks a free port); yields ``(server, port)``.
 
     max_message_bytes: largest request (and response) accepted; bigger ones get
@@ -99,6 +100,8 @@ def run_server(index, address: str = "127.0.0.1:0", *, max_message_bytes: int = 
         worker checks when some workers are remote (health goes NOT_SERVING while one is down).
         add_services: callables ``fn(server) -> [service names]`` to serve more services on the
         same port (their names are added to health and reflection).
+        vald: also serve the Vald-compatible ``vald.v1`` services (``vald``) when
+        vald-client-python is installed (in reflection; health reports the sanny services).
     """
     options = [("grpc.max_receive_message_length", max_message_bytes),
                ("grpc.max_send_message_length", max_message_bytes),
@@ -107,6 +110,7 @@ def run_server(index, address: str = "127.0.0.1:0", *, max_message_bytes: int = 
     server = grpc.server(ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sanny-rpc"),
                          options=options, interceptors=interceptors)
     pb_grpc.add_SannyServicer_to_server(SannyService(index, search_chunk), server)
+    vald_names = add_vald_services(server, index, address=address, search_chunk=search_chunk) if vald else []
     names = [SERVICE_NAME]
     for add in add_services:
         names += list(add(server) or [])
@@ -114,7 +118,7 @@ def run_server(index, address: str = "127.0.0.1:0", *, max_message_bytes: int = 
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ["", *names]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    names += [health.SERVICE_NAME, reflection.SERVICE_NAME]
+    names += [*vald_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
 
     if tls_cert is not None or tls_key is not None:

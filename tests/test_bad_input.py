@@ -89,6 +89,11 @@ SEARCHES = {
     "T_below_k": (lambda i, q: i.search(q, 10, T=5), "T"),
     "T_over_limit": (lambda i, q: i.search(q, 10, T=MAX_T + 1), "T"),
     "T_float": (lambda i, q: i.search(q, 10, T=20.0), "T"),
+    "epsilon_nan": (lambda i, q: i.search(q, 3, epsilon=float("nan")), "epsilon"),
+    "epsilon_minus_one": (lambda i, q: i.search(q, 3, epsilon=-1.0), "epsilon"),
+    "epsilon_text": (lambda i, q: i.search(q, 3, epsilon="wide"), "epsilon"),
+    "T_max_below_T": (lambda i, q: i.search(q, 3, T=20, adaptive=True, T_max=10), "T_max"),
+    "T_max_over_limit": (lambda i, q: i.search(q, 3, adaptive=True, T_max=MAX_T + 1), "T_max"),
     "exists_empty": (lambda i, q: i.exists([]), "keys"),
     "get_not_string": (lambda i, q: i.get([3]), "keys"),
 }
@@ -155,10 +160,6 @@ def test_k_larger_than_index_is_fine(idx, base):
     assert sum(k is not None for k in keys[0]) == 40 and np.isinf(d[:, 40:]).all()
 
 
-BUG_TYPES = ("validate.keys calls list(keys) / k_and_T compares k before checking its type, so "
-             "these raise a bare TypeError instead of InvalidArgument (engine bug)")
-
-
 @pytest.fixture
 def l2_idx(make_index, base):
     index = make_index(dim=DIM, S=2)
@@ -166,18 +167,17 @@ def l2_idx(make_index, base):
     return index
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=BUG_TYPES)
-@pytest.mark.parametrize("keys", [5, None], ids=["int", "None"])
+# Regression: these used to escape as a bare TypeError.
+@pytest.mark.parametrize("keys", [5, None, 2.5], ids=["int", "None", "float"])
 def test_keys_not_a_list(l2_idx, base, keys):
     _check(l2_idx, base[1], lambda: l2_idx.insert(keys, _vec()), "keys")
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=BUG_TYPES)
-@pytest.mark.parametrize("k", ["5", None], ids=["str", "None"])
+@pytest.mark.parametrize("k", ["5", None, [3]], ids=["str", "None", "list"])
 def test_k_not_a_number(l2_idx, base, k):
     _check(l2_idx, base[1], lambda: l2_idx.search(base[1], k), "k")
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=BUG_TYPES)
-def test_remove_key_not_a_list(l2_idx, base):
-    _check(l2_idx, base[1], lambda: l2_idx.remove(7), "keys")
+@pytest.mark.parametrize("call", ["remove", "exists", "get"])
+def test_key_not_a_list_other_calls(l2_idx, base, call):
+    _check(l2_idx, base[1], lambda: getattr(l2_idx, call)(7), "keys")

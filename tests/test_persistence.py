@@ -363,14 +363,8 @@ def test_crash_during_checkpoint_keeps_data(tmp_path, small16, monkeypatch, poin
     _crash_in_save(tmp_path, small16, monkeypatch, point, new_writes=True)
 
 
-@pytest.mark.parametrize("point", [
-    "writing",
-    pytest.param("rename", marks=pytest.mark.xfail(
-        strict=True, raises=IndexCorrupt,
-        reason="snapshot.commit with the same seq as CURRENT (save() with no writes since the "
-               "last save, e.g. save() twice, or train() right after create) rmtree's the live "
-               "snapshot before renaming the new one into place: a crash in between leaves "
-               "CURRENT naming a deleted folder and the index unopenable (engine bug)")),
-])
+@pytest.mark.parametrize("point", ["writing", "rename", "current", "wal_reset"])
 def test_crash_during_checkpoint_without_new_writes(tmp_path, small16, monkeypatch, point):
+    """Regression: a save() at the same WAL seq as the live snapshot (save twice, train right
+    after create) used to delete the live snapshot before renaming the new one into place."""
     _crash_in_save(tmp_path, small16, monkeypatch, point, new_writes=False)

@@ -89,7 +89,13 @@ class ExactInner:
 
 class NgtInner:
     """One NGT graph over one subspace. NGT ids are its own (reused after removal);
-    ``gid_of`` maps them to internal ids, ``ngt_of`` back."""
+    ``gid_of`` maps them to internal ids, ``ngt_of`` back.
+
+    ``ip`` is searched as L2 after the classic lift ``x -> [x, sqrt(M^2 - |x|^2)]``,
+    ``q -> [q, 0]`` (then ``|q'-x'|^2 = |q|^2 + M^2 - 2<q,x>``). NGT's own inner-product graphs
+    fix their transform from the first batch and mis-rank later, larger vectors; here a vector
+    longer than ``M`` doubles ``M`` and rebuilds the subspace from the worker's slices
+    (amortised like a growing array)."""
 
     def __init__(self, workdir: str, width: int, params: InnerParams, metric: str, store, s: int):
         import ngtpy  # heavy import kept local: the exact worker runs without it
@@ -100,11 +106,10 @@ class NgtInner:
         self.path = os.path.join(workdir, "ngt")
         self.gid_of = np.full(1024, -1, np.int64)
         self.ngt_of = np.full(1024, -1, np.int64)
-        self.masked = 0  # removed but still in the graph (ONNG / inner product: no in-place remove)
+        self.masked = 0  # removed but still in an ONNG graph (no in-place remove there)
         self.unbuilt = 0
         self.optimized = False
-        self.append_only = metric == "ip"
-        self.next_id = 0
+        self.M = 0.0  # ip only: bound on the norm of every stored slice
         self._create()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -112,11 +117,20 @@ class NgtInner:
         shutil.rmtree(self.path, ignore_errors=True)
         os.makedirs(self.workdir, exist_ok=True)
         edges = self.p.onng_creation_edges if self.p.graph == "onng" else self.p.edge_size_for_creation
-        dist = "Inner Product" if self.metric == "ip" else "L2"
-        self._ngtpy.create(self.path, self.width, edge_size_for_creation=edges,
+        self._ngtpy.create(self.path, self.width + (self.metric == "ip"), edge_size_for_creation=edges,
                            edge_size_for_search=self.p.edge_size_for_search,
-                           distance_type=dist, object_type="Float")
+                           distance_type="L2", object_type="Float")
         self._open()
+        self.gid_of = np.full(1024, -1, np.int64)
+        self.ngt_of = np.full(1024, -1, np.int64)
+        self.masked = self.unbuilt = 0
+        self.optimized = False
+
+    def _lift(self, x: np.ndarray, query: bool = False) -> np.ndarray:
+        if self.metric != "ip":
+            return x
+        extra = np.zeros(len(x)) if query else np.sqrt(np.maximum(self.M ** 2 - (x.astype(np.float64) ** 2).sum(1), 0))
+        return np.hstack([x, extra[:, None].astype(x.dtype)])
 
     def _open(self) -> None:
         self.index = self._ngtpy.Index(self.path, log_disabled=True)
@@ -139,20 +153,21 @@ class NgtInner:
     def add(self, ids: np.ndarray, x: np.ndarray) -> None:
         if len(ids) == 0:
             return
+        if self.metric == "ip":
+            longest = float(np.sqrt((x.astype(np.float64) ** 2).sum(1).max()))
+            if longest > self.M:  # re-lift everything with a larger bound (the new rows are in the store)
+                self.M = 2 * longest
+                self._create()
+                live = np.nonzero(self.store.live[: self.store.size])[0]
+                ids, x = live, self.store.arrays[self.s][live]
+                if len(ids) == 0:
+                    return
         self.ngt_of = self._fit(self.ngt_of, int(ids.max()) + 1)
-        if self.append_only:
-            # NGT's inner-product graphs are only right when filled by batch_insert (per-object
-            # insert skips its transform and yields L2 neighbours). batch_insert returns no ids,
-            # but with no in-place removes ever (masked instead) they are sequential.
-            nids = np.arange(self.next_id, self.next_id + len(ids), dtype=np.int64)
-            self.index.batch_insert(np.ascontiguousarray(x, np.float32), num_threads=self.threads)
-            self.next_id += len(ids)
-        else:
-            x64 = np.asarray(x, np.float64)
-            nids = np.empty(len(ids), np.int64)
-            for i in range(len(ids)):  # ngtpy.insert is the only call that returns the new id
-                nids[i] = self.index.insert(x64[i])
-            self.unbuilt += len(ids)
+        x64 = self._lift(np.asarray(x, np.float64))
+        nids = np.empty(len(ids), np.int64)
+        for i in range(len(ids)):  # ngtpy.insert is the only call that returns the new id
+            nids[i] = self.index.insert(x64[i])
+        self.unbuilt += len(ids)
         self.gid_of = self._fit(self.gid_of, int(nids.max()) + 1)
         self.gid_of[nids] = ids
         self.ngt_of[ids] = nids
@@ -165,7 +180,7 @@ class NgtInner:
         self.ngt_of[ids] = -1
         if self.unbuilt:  # NGT cannot remove an object that is not in the graph yet (WAL replay)
             self.build()
-        if self.optimized or self.append_only:  # leave it in the graph; results are filtered by liveness
+        if self.optimized:  # ONNG: leave it in the graph, results are filtered by liveness
             self.masked += len(ids)
             return
         for n in nids:
@@ -201,6 +216,7 @@ class NgtInner:
     def search(self, q: np.ndarray, T: int, params: SearchParams):
         m = len(q)
         size = T + min(self.masked, T)
+        q = self._lift(q, query=True)
         if not self._warm and m:  # NGT-labs/NGT#174: one plain search before batch/threads
             self.index.search(q[0], size=1)
             self._warm = True
@@ -227,7 +243,7 @@ class NgtInner:
         ids[row[sel], pos[sel]] = gid[sel]
         if self.metric == "ip":
             x = self.store.arrays[self.s][np.maximum(ids, 0)]
-            d = partial("ip", q, x).astype(np.float32)
+            d = partial("ip", q[:, : self.width], x).astype(np.float32)
             d[ids < 0] = np.inf
             order = np.argsort(d, axis=1, kind="stable")
             return np.take_along_axis(ids, order, 1), np.take_along_axis(d, order, 1)
@@ -239,7 +255,7 @@ class NgtInner:
         self.index.save()
         shutil.copytree(self.path, os.path.join(path, "ngt"))
         np.savez(os.path.join(path, "ngtmap.npz"), gid_of=self.gid_of, ngt_of=self.ngt_of,
-                 meta=np.array([self.masked, int(self.optimized), self.next_id], np.int64))
+                 meta=np.array([self.masked, int(self.optimized)], np.int64), M=np.array([self.M]))
 
     def load(self, path: str) -> None:
         self.index.close()
@@ -247,7 +263,8 @@ class NgtInner:
         shutil.copytree(os.path.join(path, "ngt"), self.path)
         with np.load(os.path.join(path, "ngtmap.npz")) as z:
             self.gid_of, self.ngt_of = z["gid_of"].copy(), z["ngt_of"].copy()
-            self.masked, opt, self.next_id = (int(v) for v in z["meta"])
+            self.masked, opt = (int(v) for v in z["meta"])
+            self.M = float(z["M"][0])
         self.optimized = bool(opt)
         self.unbuilt = 0
         self._open()
