@@ -1,9 +1,9 @@
 """``sanny demo``: the README's main job, on data it makes (no downloads, no server).
 
-Generates image-feature-like vectors (non-negative, clustered, low intrinsic dimension), builds
-a split index with a progress bar, searches it, prints recall@10 against exact search, QPS and
-build time, then runs the benchmark harness' quick grid against the baselines and writes the
-recall-QPS plot.
+Generates image-feature-like vectors (non-negative, clustered, low intrinsic dimension), serves
+a split index on a loopback port, inserts (progress bar) and searches through the gRPC client,
+prints recall@10 against exact search, QPS and build time, then runs the benchmark harness'
+quick grid against the baselines and writes the recall-QPS plot.
 """
 from __future__ import annotations
 
@@ -43,11 +43,17 @@ def write_hdf5(path: str, train: np.ndarray, test: np.ndarray, k: int = 100) -> 
 
 
 def run_demo(out: str, n: int = 20000, dim: int = 256) -> dict:
+    """Generate data, serve an embedded index on a loopback port, insert and search through the
+    gRPC client, check recall against exact search, then benchmark against the baselines."""
+    import faiss
+
     from sanny.bench import run_bench
     from sanny.bench.results import pareto_table
 
+    from .client import Client
     from .config import IndexConfig
     from .index import Index
+    from .server import run_server
 
     os.makedirs(out, exist_ok=True)
     print(f"1/4 generating {n} x {dim} features ...")
@@ -55,42 +61,41 @@ def run_demo(out: str, n: int = 20000, dim: int = 256) -> dict:
     data = os.path.join(out, f"demo-{dim}-euclidean.hdf5")
     write_hdf5(data, train, test)
 
-    print("2/4 building a split index (S=4 subspaces of a 64-d PCA space) ...")
+    print("2/4 serving a split index (S=4 subspaces of a 64-d PCA space) on 127.0.0.1 and "
+          "inserting through the gRPC client ...")
     cfg = IndexConfig(dim=dim, S=4, pca_dim=64, T=40, epsilon=0.05)
-    t0 = time.perf_counter()
     ix = Index.create(os.path.join(out, "index"), cfg, overwrite=True)
     try:
         ix.train(train[:10000])
-        with tqdm(total=n, desc="insert", unit="vec") as bar:
-            for a in range(0, n, 5000):
-                ix.insert([f"item-{i}" for i in range(a, min(a + 5000, n))], train[a: a + 5000])
-                bar.update(min(5000, n - a))
-        ix.build()
-        build_s = time.perf_counter() - t0
+        with run_server(ix, "127.0.0.1:0") as (_, port), Client(f"127.0.0.1:{port}") as client:
+            client.wait_ready()
+            t0 = time.perf_counter()
+            with tqdm(total=n, desc="insert", unit="vec") as bar:
+                for a in range(0, n, 2000):
+                    client.insert([f"item-{i}" for i in range(a, min(a + 2000, n))], train[a: a + 2000])
+                    bar.update(min(2000, n - a))
+            build_s = time.perf_counter() - t0
 
-        print("3/4 searching and comparing with exact search ...")
-        ix.search_ids(test[:10], 10)  # warm-up
-        t0 = time.perf_counter()
-        ids, _ = ix.search_ids(test, 10)
-        qps = len(test) / (time.perf_counter() - t0)
-        keys, dist = ix.search(test[:1], 5)
-        ix.save()
+            print("3/4 searching through the client and comparing with exact search ...")
+            client.search(test[:10], 10)  # warm-up
+            t0 = time.perf_counter()
+            keys, dist = client.search(test, 10)
+            qps = len(test) / (time.perf_counter() - t0)
+            client.save()
     finally:
         ix.close()
-
-    import faiss
-
     flat = faiss.IndexFlatL2(dim)
     flat.add(train)
     kth = flat.search(test, 10)[0][:, 9]
-    got = ((train[np.maximum(ids, 0)] - test[:, None, :]) ** 2).sum(-1)
-    recall = float(((got <= kth[:, None] * (1 + 1e-5) + 1e-6) & (ids >= 0)).sum(1).mean() / 10)
+    rows = np.array([[int(k[5:]) if k is not None else -1 for k in ks] for ks in keys])
+    got = ((train[np.maximum(rows, 0)] - test[:, None, :]) ** 2).sum(-1)
+    recall = float(((got <= kth[:, None] * (1 + 1e-5) + 1e-6) & (rows >= 0)).sum(1).mean() / 10)
+    print(f"   recall@10 = {recall:.3f}   batch QPS via gRPC = {qps:.0f}   "
+          f"insert + build via gRPC = {build_s:.1f} s")
+    print("   first query's top 5:", ", ".join(f"{k} ({d:.3f})" for k, d in zip(keys[0][:5], dist[0][:5])))
 
-    print(f"   recall@10 = {recall:.3f}   batch QPS = {qps:.0f}   build = {build_s:.1f} s")
-    print("   first query's top 5:", ", ".join(f"{k} ({d:.3f})" for k, d in zip(keys[0], dist[0])))
-
-    print("4/4 benchmark vs baselines (plain NGT, faiss HNSW, faiss flat) ...")
-    rows = run_bench(data, os.path.join(out, "bench"), grid="quick", single_queries=100)
-    print(pareto_table(rows))
+    print("4/4 benchmark in-process vs baselines (plain NGT, faiss HNSW, faiss flat) ...")
+    bench_rows = run_bench(data, os.path.join(out, "bench"), grid="quick", single_queries=100)
+    print(pareto_table(bench_rows))
     print(f"plot: {os.path.join(out, 'bench', 'pareto.png')}")
     return {"recall": recall, "qps": qps, "build_s": build_s}

@@ -17,6 +17,9 @@ import numpy as np
 from .base import InnerParams, SearchParams
 
 
+SMALL_BATCH = 4  # up to this many queries per call: per-query NGT search instead of batch_search
+
+
 def topk_rows(d: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise smallest ``T`` of ``d[m, n]``, sorted; pads with (-1, inf) when n < T."""
     m, n = d.shape
@@ -220,15 +223,26 @@ class NgtInner:
         if not self._warm and m:  # NGT-labs/NGT#174: one plain search before batch/threads
             self.index.search(q[0], size=1)
             self._warm = True
-        kw = {"num_of_search_objects": size, "epsilon": float(params.epsilon)}
-        if params.edge_size and params.edge_size > 0:
-            kw["edge_size"] = int(params.edge_size)
-        self.index.set(**kw)
-        self.index.batch_search(np.ascontiguousarray(q, np.float32), self.results, size=size)
-        offs = np.asarray(self.results.get_index(), np.int64)
-        nid = np.asarray(self.results.get_indexed_ids(), np.int64)
-        dist = np.asarray(self.results.get_indexed_distances(), np.float32)
-        counts = np.diff(offs[: m + 1]) if len(offs) > m else np.diff(np.append(offs, len(nid)))
+        edge = int(params.edge_size) if params.edge_size and params.edge_size > 0 else -2147483648
+        if m <= SMALL_BATCH:
+            # a handful of queries: plain searches; batch_search's OpenMP fork/join and result
+            # object cost ~1-3 ms per call, far more than the search itself
+            res = [self.index.search(qi, size=size, epsilon=float(params.epsilon), edge_size=edge) for qi in q]
+            counts = np.array([len(r) for r in res], np.int64)
+            flat = [p for r in res for p in r]
+            nid = np.array([p[0] for p in flat], np.int64)
+            dist = np.array([p[1] for p in flat], np.float32)
+            offs = np.concatenate([[0], np.cumsum(counts)])
+        else:
+            kw = {"num_of_search_objects": size, "epsilon": float(params.epsilon)}
+            if edge > 0:
+                kw["edge_size"] = edge
+            self.index.set(**kw)
+            self.index.batch_search(np.ascontiguousarray(q, np.float32), self.results, size=size)
+            offs = np.asarray(self.results.get_index(), np.int64)
+            nid = np.asarray(self.results.get_indexed_ids(), np.int64)
+            dist = np.asarray(self.results.get_indexed_distances(), np.float32)
+            counts = np.diff(offs[: m + 1]) if len(offs) > m else np.diff(np.append(offs, len(nid)))
         row = np.repeat(np.arange(m), counts)
         col = np.arange(len(nid)) - np.repeat(offs[:m], counts)
         gid = self.gid_of[nid]

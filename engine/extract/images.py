@@ -100,7 +100,7 @@ def open_image(path: str, max_pixels: int = DEFAULT_MAX_PIXELS, draft: int = 0) 
     except Image.DecompressionBombError as e:
         raise BadImage(f"too large: {e}") from None
     except FileNotFoundError:
-        raise BadImage("file disappeared") from None
+        raise BadImage("file not found") from None
     except PermissionError:
         raise BadImage("permission denied") from None
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, MemoryError) as e:
