@@ -89,8 +89,8 @@ def render_markdown(table: list[dict]) -> str:
                        f"{_mb(r['index_bytes'])} |")
         out.append("")
     out.append("Build time and memory are those of the batch-QPS winner's build. RSS MB is the process's "
-               "resident-memory growth across the build (approximate); index MB is the size the library "
-               "reports for its structures.")
+               "resident-memory growth across the build (approximate); index MB is the saved index's size "
+               "on disk (sanny, ngt) or computed from its structures (faiss).")
     return "\n".join(out) + "\n"
 
 

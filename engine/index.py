@@ -355,8 +355,8 @@ class Index:
                                         self.store.resid, self.config.metric)
         if self.config.keep_vectors:
             exact_lb = self.pca is not None  # the union bound assumes exact subspace searches
-            ids, dd, scored = rerank.rerank(q, cand, lb, k, self.store.vectors, self.store.norms,
-                                            self.config.metric, prune and (exact_lb or self.config.metric != "ip"))
+            ids, dd, scored = rerank.rerank(q, cand, lb, k, self.store.vectors, self.config.metric,
+                                            prune and (exact_lb or self.config.metric != "ip"))
         else:
             d = sum(self._each(lambda w, i: w.partial_distances(qs[:, self._cols[i]], cand)))
             pos, dd = topk_rows(np.asarray(d, np.float32), k)

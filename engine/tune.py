@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from . import rerank
 from .errors import InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,12 @@ def exact_topk(index, q: np.ndarray, k: int, exclude: np.ndarray | None = None) 
         d[:, ~live] = np.inf
         if exclude is not None:
             d[np.arange(len(qa)), exclude[a: a + 256]] = np.inf
-        out[a: a + 256] = np.partition(d, k - 1, axis=1)[:, k - 1]
+        # the expansion above is fast but loses precision on long vectors: re-score a few
+        # more than k of its best exactly, from differences
+        top = np.argpartition(d, min(k + 8, n) - 1, axis=1)[:, : min(k + 8, n)]
+        ex = rerank.exact(index.config.metric, X[top], qa[:, None, :]).astype(np.float64)
+        ex[~np.isfinite(np.take_along_axis(d, top, 1))] = np.inf
+        out[a: a + 256] = np.sort(ex, axis=1)[:, k - 1]
     return out
 
 

@@ -284,10 +284,10 @@ class NgtInner:
         self._open()
 
     def nbytes(self) -> int:
-        try:
-            return int(self.index.get_size_of_object_repository() + self.index.get_size_of_graph_repository())
-        except AttributeError:  # older ngtpy builds lack the size calls
-            return 0
+        """Estimate: float32 objects plus 4-byte edges (NGT reports counts, not bytes)."""
+        n = int((self.ngt_of >= 0).sum()) + self.masked
+        edges = self.p.onng_outgoing + self.p.onng_incoming if self.optimized else 2 * self.p.edge_size_for_creation
+        return n * 4 * (self.width + (self.metric == "ip") + edges)
 
     def close(self) -> None:
         self.index.close()

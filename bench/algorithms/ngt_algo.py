@@ -48,8 +48,13 @@ class NGT(Algorithm):
             index.save()
             index.close()
             path = os.path.join(self.root, "onng")
-            ngtpy.Optimizer(num_of_outgoings=bp["onng_outgoing"], num_of_incomings=bp["onng_incoming"],
-                            log_disabled=True).execute(anng, path)
+            opt = ngtpy.Optimizer(num_of_outgoings=bp["onng_outgoing"], num_of_incomings=bp["onng_incoming"],
+                                  log_disabled=True)
+            # graph reconstruction only: the search-parameter tuning pass can run for many
+            # minutes (seen stuck in Optimizer::exploreEpsilonForAccuracy on 5k x 64), and the
+            # harness sets epsilon itself
+            opt.set_processing_modes(search_parameter_optimization=False, accuracy_table_generation=False)
+            opt.execute(anng, path)
             index = ngtpy.Index(path, log_disabled=True)
         self.index, self.path = index, path
         self.results = ngtpy.BatchResults()
