@@ -63,30 +63,33 @@ def quick(dim: int) -> dict:
 
 
 def full(dim: int, n: int = 0) -> dict:
-    """The sweep for the shared datasets (17k x 2048-d, 49k x 384-d), sized for 10-15 minutes
-    each on 2 idle cores.
+    """The sweep for the shared datasets (17k x 2048-d, 49k x 384-d): ~15-25 minutes each on 2 cores.
 
-    Sanny without PCA: S in {1, 4, 8, 16}, a T sweep at epsilon 0.1 (skipping S*T above 3200,
-    or 1600 when n > 30k: re-rank cost), plus an epsilon sweep at T=50 for S=8. With PCA to
-    min(dim, 256): S=8 with contiguous and balanced assignment (the 2048-d PCA fit alone costs
-    tens of seconds), T up to 200. NGT ONNG is left out: its 100-edge ANNG takes minutes on
-    2048-d (add it from a JSON grid).
+    Sanny as the reference runs it (S in {4, 8, 16} on the raw space), S=1 (one NGT graph +
+    exact re-rank), and PCA-first settings (two PCA sizes, S in {1, 2}, contiguous vs balanced
+    assignment, ANNG vs ONNG), plus one prune=False / adaptive pair to show what the bound buys.
+    Baselines: NGT (ANNG and ONNG) on full vectors, faiss HNSW (M 16/32), faiss flat.
     """
-    T = [10, 20, 50, 100, 200, 400]
-    max_union = 1600 if n > 30000 else 3200
-
-    def sweep(S: int) -> list[dict]:
-        out = [{"T": [t for t in T if S * t <= max_union], "epsilon": 0.1}]
-        if S == 8:
-            out.append({"T": 50, "epsilon": [0.0, 0.05, 0.2]})
-        return out
-
-    pca = min(dim, 256)
+    pcas = [max(16, dim // 32), max(32, dim // 16)] if dim >= 1024 else [dim // 3, dim // 2]
+    T = [10, 20, 30, 50, 100]
+    raw = [{"build": {"S": S}, "query": {"T": [t for t in (20, 50, 100, 200) if S * t <= 1600],
+                                         "epsilon": [0.0, 0.1]}}
+           for S in (4, 8, 16) if S <= dim]
+    pca = [{"build": {"S": [1, 2], "pca_dim": p}, "query": {"T": T, "epsilon": [0.0, 0.02, 0.05, 0.1]}}
+           for p in pcas if p <= dim]
+    extra = [
+        {"build": {"S": 1}, "query": {"T": [10, 20, 50], "epsilon": [0.0, 0.05, 0.1]}},
+        {"build": {"S": 2, "pca_dim": pcas[0], "assignment": "balanced"},
+         "query": {"T": [20, 50, 100], "epsilon": 0.0}},
+        {"build": {"S": 1, "pca_dim": pcas[0], "graph": "onng"},
+         "query": {"T": [10, 20, 30, 50], "epsilon": [0.0, 0.02, 0.05]}},
+        {"build": {"S": 1, "pca_dim": pcas[0]},
+         "query": [{"T": 30, "epsilon": 0.02, "prune": False}, {"T": 10, "epsilon": 0.02, "adaptive": True}]},
+    ]
     return {
-        "sanny": [{"build": {"S": S}, "query": sweep(S)} for S in (1, 4, 8, 16) if S <= dim]
-        + [{"build": {"S": 8, "pca_dim": pca, "assignment": ["contiguous", "balanced"]},
-            "query": {"T": [t for t in T[:5] if 8 * t <= max_union], "epsilon": 0.1}}] * (pca >= 8),
-        "ngt": [{"build": {"graph": "anng"}, "query": {"epsilon": [0.0, 0.02, 0.05, 0.1, 0.2, 0.3]}}],
+        "sanny": raw + pca + extra,
+        "ngt": [{"build": {"graph": "anng"}, "query": {"epsilon": [0.0, 0.02, 0.05, 0.1, 0.2]}},
+                {"build": {"graph": "onng"}, "query": {"epsilon": [0.0, 0.02, 0.05, 0.1]}}],
         "hnsw": [{"build": {"M": [16, 32], "efConstruction": 200},
                   "query": {"efSearch": [16, 32, 64, 128, 256, 512]}}],
         "flat": [{}],

@@ -48,7 +48,7 @@ def run_demo(out: str, n: int = 20000, dim: int = 256) -> dict:
     import faiss
 
     from sanny.bench import run_bench
-    from sanny.bench.results import pareto_table
+    from sanny.bench.results import pareto_markdown
 
     from .client import Client
     from .config import IndexConfig
@@ -96,6 +96,6 @@ def run_demo(out: str, n: int = 20000, dim: int = 256) -> dict:
 
     print("4/4 benchmark in-process vs baselines (plain NGT, faiss HNSW, faiss flat) ...")
     bench_rows = run_bench(data, os.path.join(out, "bench"), grid="quick", single_queries=100)
-    print(pareto_table(bench_rows))
+    print(pareto_markdown(bench_rows))
     print(f"plot: {os.path.join(out, 'bench', 'pareto.png')}")
     return {"recall": recall, "qps": qps, "build_s": build_s}

@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from sanny.workers.slices import live_lookup
+
 
 class VectorStore:
     def __init__(self, dim: int, keep_vectors: bool = True, capacity: int = 1024, space_dim: int = 0):
@@ -94,10 +96,7 @@ class VectorStore:
         return out
 
     def is_live(self, ids: np.ndarray) -> np.ndarray:
-        ok = (ids >= 0) & (ids < self.size)
-        out = np.zeros(ids.shape, bool)
-        out[ok] = self.live[ids[ok]]
-        return out
+        return live_lookup(self.live, self.size, ids)
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str) -> None:

@@ -17,7 +17,7 @@ from vald.v1.vald import (insert_pb2_grpc, object_pb2_grpc, remove_pb2_grpc, sea
 
 from sanny.engine.server import run_server  # noqa: E402
 
-from service_fixtures import CALL_TIMEOUT, DIM, data, make_index  # noqa: E402,F401
+from service_fixtures import CALL_TIMEOUT, DIM, data, index, make_index  # noqa: E402,F401 (fixtures)
 
 T = CALL_TIMEOUT
 
@@ -27,14 +27,6 @@ def stubs(channel) -> types.SimpleNamespace:
         search=search_pb2_grpc.SearchStub(channel), insert=insert_pb2_grpc.InsertStub(channel),
         update=update_pb2_grpc.UpdateStub(channel), upsert=upsert_pb2_grpc.UpsertStub(channel),
         remove=remove_pb2_grpc.RemoveStub(channel), object=object_pb2_grpc.ObjectStub(channel))
-
-
-@pytest.fixture
-def index(tmp_path):
-    """An empty exact index (dim 8, S 2, l2), closed at teardown."""
-    ix = make_index(tmp_path / "idx")
-    yield ix
-    ix.close(save=False)
 
 
 @pytest.fixture

@@ -9,6 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 
+def live_lookup(live: np.ndarray, size: int, ids: np.ndarray) -> np.ndarray:
+    """Vectorised liveness of ``ids`` in a mask by id; ``-1`` and out-of-range ids are not live."""
+    ok = (ids >= 0) & (ids < size)
+    out = np.zeros(ids.shape, bool)
+    out[ok] = live[ids[ok]]
+    return out
+
+
 class SliceStore:
     def __init__(self, widths: list[int], capacity: int = 1024):
         self.widths = list(widths)
@@ -54,11 +62,7 @@ class SliceStore:
         return ids
 
     def is_live(self, ids: np.ndarray) -> np.ndarray:
-        """Vectorised liveness; ``-1`` and out-of-range ids are not live."""
-        ok = (ids >= 0) & (ids < self.size)
-        out = np.zeros(ids.shape, bool)
-        out[ok] = self.live[ids[ok]]
-        return out
+        return live_lookup(self.live, self.size, ids)
 
     def state(self) -> dict[str, np.ndarray]:
         d = {f"s{i}": a[: self.size] for i, a in enumerate(self.arrays)}
