@@ -48,8 +48,8 @@ def exact_topk(index, q: np.ndarray, k: int, exclude: np.ndarray | None = None) 
         # the expansion above is fast but loses precision on long vectors: re-score a few
         # more than k of its best exactly, from differences
         top = np.argpartition(d, min(k + 8, n) - 1, axis=1)[:, : min(k + 8, n)]
-        ex = rerank.exact(index.config.metric, X[top], qa[:, None, :]).astype(np.float64)
-        ex[~np.isfinite(np.take_along_axis(d, top, 1))] = np.inf
+        top[~np.isfinite(np.take_along_axis(d, top, 1))] = -1
+        ex = rerank.score(qa, top, st.vectors, index.config.metric).astype(np.float64)
         out[a: a + 256] = np.sort(ex, axis=1)[:, k - 1]
     return out
 
