@@ -351,8 +351,7 @@ class Index:
         cand, lb, tau = rerank.union(sids, sd)
         cand[~self.store.is_live(cand)] = -1
         if rq is not None and self.config.keep_vectors:
-            lb = rerank.projected_bound(yq, rq, cand, self.store.space, self.store.space_norms,
-                                        self.store.resid, self.config.metric)
+            lb = rerank.projected_bound(yq, rq, cand, self.store.space, self.store.resid, self.config.metric)
         if self.config.keep_vectors:
             exact_lb = self.pca is not None  # the union bound assumes exact subspace searches
             ids, dd, scored = rerank.rerank(q, cand, lb, k, self.store.vectors, self.config.metric,

@@ -45,22 +45,13 @@ def union(ids: np.ndarray, dists: np.ndarray):
     return cand, lb, tau_total
 
 
-def bdot(x: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """``x[m, C, d] . q[m, d] -> [m, C]`` as a batched GEMV (einsum would not use BLAS here)."""
-    return np.matmul(x, q[:, :, None])[:, :, 0]
-
-
-def projected_bound(y_q, r_q, cand, space, space_norms, resid, metric) -> np.ndarray:
+def projected_bound(y_q, r_q, cand, space, resid, metric) -> np.ndarray:
     """Exact lower bound of the full distance from reduced vectors + residual norms (see PCA.project)."""
-    safe = np.maximum(cand, 0)
-    dot = bdot(space[safe], y_q)
-    if metric == "ip":
-        lb = -dot - r_q[:, None] * resid[safe]
-    else:
-        red = np.maximum(space_norms[safe] - 2 * dot + (y_q * y_q).sum(1)[:, None], 0)
-        lb = red + (r_q[:, None] - resid[safe]) ** 2
+    red = score(y_q, cand, space, metric).astype(np.float64)
+    rs = resid[np.maximum(cand, 0)]
+    lb = red - r_q[:, None] * rs if metric == "ip" else red + (r_q[:, None] - rs) ** 2
     # float32 rounding in the full-dim score can undercut the bound by a hair: keep it safe
-    lb = lb.astype(np.float64) - (1e-5 * np.abs(lb) + 1e-6)
+    lb -= 1e-5 * np.abs(lb) + 1e-6
     lb[cand < 0] = np.inf
     return lb
 

@@ -21,7 +21,6 @@ class VectorStore:
         # derived from the vectors, so rebuilt on load rather than saved
         self.space = np.zeros((capacity if space_dim else 0, space_dim), np.float32)
         self.resid = np.zeros(capacity if space_dim else 0, np.float32)
-        self.space_norms = np.zeros(capacity if space_dim else 0, np.float32)
         self.keys: list[str | None] = []  # by id; None once removed
         self.ids: dict[str, int] = {}
         self.live = np.zeros(capacity, bool)
@@ -54,9 +53,7 @@ class VectorStore:
             sp[: self.size] = self.space[: self.size]
             r = np.zeros(cap, np.float32)
             r[: self.size] = self.resid[: self.size]
-            sn = np.zeros(cap, np.float32)
-            sn[: self.size] = self.space_norms[: self.size]
-            self.space, self.resid, self.space_norms = sp, r, sn
+            self.space, self.resid = sp, r
 
     def add(self, keys: list[str], vectors: np.ndarray, projected=None) -> np.ndarray:
         """New ids for new keys (callers remove old ones first). ``projected``: (space, resid)."""
@@ -77,7 +74,6 @@ class VectorStore:
     def _set_projected(self, start: int, y: np.ndarray, resid: np.ndarray) -> None:
         end = start + len(y)
         self.space[start:end], self.resid[start:end] = y, resid
-        self.space_norms[start:end] = (y * y).sum(1)
 
     def drop(self, keys: list[str]) -> np.ndarray:
         ids = np.array([self.ids.pop(k) for k in keys if k in self.ids], np.int64)
