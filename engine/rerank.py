@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sanny.workers.inner import topk_rows
+from sanny.workers.inner import SMALL_BATCH, topk_rows
 
 
 
@@ -56,6 +56,14 @@ def projected_bound(y_q, r_q, cand, space, resid, metric) -> np.ndarray:
     return lb
 
 
+def _numpy_exact(metric: str, x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Same as faiss' by-idx kernels on gathered rows: L2 from differences, ip negated."""
+    if metric == "ip":
+        return -(x * q).sum(-1, dtype=np.float32)
+    diff = x - q
+    return (diff * diff).sum(-1, dtype=np.float32)
+
+
 def score(q: np.ndarray, cand: np.ndarray, vectors: np.ndarray, metric: str) -> np.ndarray:
     """Exact distances of ``q[m, d]`` to ``cand[m, C]`` (inf where -1).
 
@@ -66,6 +74,10 @@ def score(q: np.ndarray, cand: np.ndarray, vectors: np.ndarray, metric: str) -> 
     import faiss
 
     m, C = cand.shape
+    if m <= SMALL_BATCH:  # faiss' OpenMP wake-up costs milliseconds: not worth it for a few queries
+        out = _numpy_exact(metric, vectors[np.maximum(cand, 0)], q[:, None, :])
+        out[cand < 0] = np.inf
+        return out
     out = np.empty((m, C), np.float32)
     if m and C:
         safe = np.ascontiguousarray(np.maximum(cand, 0), dtype=np.int64)
@@ -83,6 +95,8 @@ def score_pairs(q: np.ndarray, rows: np.ndarray, ids: np.ndarray, vectors, metri
     """Exact distances for scattered (query row, id) pairs, read in place by faiss."""
     import faiss
 
+    if len(q) <= SMALL_BATCH:
+        return _numpy_exact(metric, vectors[ids], q[rows])
     out = np.empty(len(ids), np.float32)
     if len(ids):
         q = np.ascontiguousarray(q, dtype=np.float32)
