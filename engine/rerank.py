@@ -51,8 +51,9 @@ def projected_bound(y_q, r_q, cand, space, resid, metric) -> np.ndarray:
     rs = resid[np.maximum(cand, 0)]
     lb = red - r_q[:, None] * rs if metric == "ip" else red + (r_q[:, None] - rs) ** 2
     # float32 rounding in the full-dim score can undercut the bound by a hair: keep it safe
-    lb -= 1e-5 * np.abs(lb) + 1e-6
-    lb[cand < 0] = np.inf
+    ok = cand >= 0  # missing candidates score inf: keep them inf, not inf - inf
+    lb[ok] -= 1e-5 * np.abs(lb[ok]) + 1e-6
+    lb[~ok] = np.inf
     return lb
 
 
