@@ -61,9 +61,10 @@ def run_demo(out: str, n: int = 20000, dim: int = 256) -> dict:
     data = os.path.join(out, f"demo-{dim}-euclidean.hdf5")
     write_hdf5(data, train, test)
 
-    print("2/4 serving a split index (S=4 subspaces of a 64-d PCA space) on 127.0.0.1 and "
+    pca = min(64, dim // 2)
+    print(f"2/4 serving a split index (S=4 subspaces of a {pca}-d PCA space) on 127.0.0.1 and "
           "inserting through the gRPC client ...")
-    cfg = IndexConfig(dim=dim, S=4, pca_dim=64, T=40, epsilon=0.05)
+    cfg = IndexConfig(dim=dim, S=4, pca_dim=pca, T=40, epsilon=0.05)
     ix = Index.create(os.path.join(out, "index"), cfg, overwrite=True)
     try:
         ix.train(train[:10000])
