@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from sanny.workers import LocalWorker, SearchParams, WorkerSpec
-from sanny.workers.inner import topk_rows
 
 from . import rerank, snapshot, validate
 from .errors import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound
@@ -358,8 +357,7 @@ class Index:
                                             prune and (exact_lb or self.config.metric != "ip"))
         else:
             d = sum(self._each(lambda w, i: w.partial_distances(qs[:, self._cols[i]], cand)))
-            pos, dd = topk_rows(np.asarray(d, np.float32), k)
-            ids = np.where(pos >= 0, np.take_along_axis(cand, np.maximum(pos, 0), 1), -1)
+            ids, dd = rerank.top_k(cand, np.asarray(d, np.float32), k)
             scored = int((cand >= 0).sum())
         self.last_stats = {"queries": len(q), "T": T, "union": int((cand >= 0).sum()), "scored": scored}
         return ids, dd, tau

@@ -111,13 +111,17 @@ def score_pairs(q: np.ndarray, rows: np.ndarray, ids: np.ndarray, vectors, metri
     return out
 
 
+def top_k(cand: np.ndarray, d: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` candidates of each row with the smallest ``d``: ``(ids, dists)``, -1/inf padded."""
+    pos, dd = topk_rows(d, k)
+    return np.where(pos >= 0, np.take_along_axis(cand, np.maximum(pos, 0), 1), -1), dd
+
+
 def rerank(q, cand, lb, k, vectors, metric, prune=True):
     """Top-``k`` of the union by exact distance. Returns ``ids[m,k]``, ``dists[m,k]``, #scored."""
     m, C = cand.shape
     if not prune or C <= k:
-        d = score(q, cand, vectors, metric)
-        ids, dd = topk_rows(d, k)
-        out = np.where(ids >= 0, np.take_along_axis(cand, np.maximum(ids, 0), 1), -1)
+        out, dd = top_k(cand, score(q, cand, vectors, metric), k)
         return out, dd, int((cand >= 0).sum())
     order = np.argsort(lb, axis=1, kind="stable")
     cand, lb = np.take_along_axis(cand, order, 1), np.take_along_axis(lb, order, 1)
@@ -127,6 +131,5 @@ def rerank(q, cand, lb, k, vectors, metric, prune=True):
     mask = (lb[:, k:] < theta[:, None]) & (cand[:, k:] >= 0)
     r, c = np.nonzero(mask)
     d[r, c + k] = score_pairs(q, r, cand[r, c + k], vectors, metric)
-    ids, dd = topk_rows(d, k)
-    out = np.where(ids >= 0, np.take_along_axis(cand, np.maximum(ids, 0), 1), -1)
+    out, dd = top_k(cand, d, k)
     return out, dd, int((cand[:, :k] >= 0).sum() + len(r))

@@ -25,7 +25,6 @@ class VectorStore:
         self.ids: dict[str, int] = {}
         self.live = np.zeros(capacity, bool)
         self.vectors = np.zeros((capacity if keep_vectors else 0, dim), np.float32)
-        self.norms = np.zeros(capacity if keep_vectors else 0, np.float32)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -45,9 +44,7 @@ class VectorStore:
             return
         v = np.zeros((cap, self.dim), np.float32)
         v[: self.size] = self.vectors[: self.size]
-        n = np.zeros(cap, np.float32)
-        n[: self.size] = self.norms[: self.size]
-        self.vectors, self.norms = v, n
+        self.vectors = v
         if self.space.shape[1]:
             sp = np.zeros((cap, self.space.shape[1]), np.float32)
             sp[: self.size] = self.space[: self.size]
@@ -62,7 +59,6 @@ class VectorStore:
         self._grow(start + len(keys))
         if self.keep_vectors:
             self.vectors[start: start + len(keys)] = vectors
-            self.norms[start: start + len(keys)] = (vectors * vectors).sum(1)
             if projected is not None and self.space.shape[1]:
                 self._set_projected(start, *projected)
         self.live[start: start + len(keys)] = True
@@ -118,7 +114,6 @@ class VectorStore:
             if v.shape != (len(keys), dim):
                 raise ValueError(f"vectors.npy has shape {v.shape}, expected {(len(keys), dim)}")
             st.vectors[: len(keys)] = v
-            st.norms[: len(keys)] = (v * v).sum(1)
             if space_dim:
                 for a in range(0, len(keys), 65536):
                     st._set_projected(a, *project(v[a: a + 65536]))

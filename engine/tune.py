@@ -37,11 +37,12 @@ def exact_topk(index, q: np.ndarray, k: int, exclude: np.ndarray | None = None) 
     st = index.store
     n = st.size
     X, live = st.vectors[:n], st.live[:n]
+    norms = (X * X).sum(1)
     out = np.empty(len(q), np.float64)
     for a in range(0, len(q), 256):
         qa = q[a: a + 256]
         dot = qa @ X.T
-        d = -dot if index.config.metric == "ip" else st.norms[:n] - 2 * dot + (qa * qa).sum(1)[:, None]
+        d = -dot if index.config.metric == "ip" else norms - 2 * dot + (qa * qa).sum(1)[:, None]
         d[:, ~live] = np.inf
         if exclude is not None:
             d[np.arange(len(qa)), exclude[a: a + 256]] = np.inf
