@@ -1,4 +1,5 @@
-"""``sanny bench``: argument definitions and the command body (the main CLI wires them in)."""
+"""``sanny bench`` and ``sanny demo``: a ``sanny.commands`` plugin (``register``) with the
+argument definitions and the command bodies."""
 from __future__ import annotations
 
 import argparse
@@ -49,6 +50,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--single-budget", type=float, default=2.0, metavar="SECONDS",
                         help="stop timing single queries of one setting after this many seconds")
     parser.add_argument("-k", type=int, default=10, help="neighbours per query (recall@k)")
+
+
+def register(subparsers) -> None:
+    be = subparsers.add_parser("bench", help="recall/QPS/build/memory benchmark against baselines")
+    add_arguments(be)
+    be.set_defaults(fn=main)
+
+    d = subparsers.add_parser("demo", help="build, search and benchmark on generated data; writes a plot")
+    d.add_argument("--out", default="sanny-demo")
+    d.add_argument("--n", type=int, default=20000)
+    d.add_argument("--dim", type=int, default=256)
+    d.set_defaults(fn=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out, n=args.n, dim=args.dim)
+    return 0
 
 
 def main(args: argparse.Namespace) -> int:

@@ -81,7 +81,7 @@ class ServiceSearcher:
     """One client thread's connection (a local subchannel pool: no sharing between clients)."""
 
     def __init__(self, address: str, k: int, opts: dict):
-        from sanny.engine.client import Client
+        from sanny.engine.api.client import Client
 
         self.client = Client(address, timeout=REQUEST_TIMEOUT, options=[("grpc.use_local_subchannel_pool", 1)])
         self.k, self.opts = k, opts

@@ -1,7 +1,7 @@
 """Sanny coordinator: split, fan-out, union, exact re-rank, vector store, WAL, persistence."""
 from sanny.workers import InnerParams, SearchParams
 
-from .errors import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound, SannyError, WorkerUnavailable
+from sanny.workers.errors import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound, SannyError, WorkerUnavailable
 from .config import IndexConfig
 from .index import Index
 

@@ -1,7 +1,9 @@
-"""``sanny`` command line: build, search, info, tune, bench, demo. Logging is configured here only."""
+"""``sanny`` command line: build, search, info, tune here; every other command comes from a
+plugin. Logging is configured here only."""
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import logging
 import sys
@@ -10,14 +12,14 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from .errors import SannyError
+from sanny.workers.errors import SannyError
 
 log = logging.getLogger("sanny")
 
-# Feature modules that add their own subcommands: each defines ``register(subparsers)`` and
-# sets ``fn`` on its parser(s); a command's heavy imports stay inside the module.
-PLUGINS: tuple[str, ...] = ("sanny.engine.serve_cli", "sanny.engine.extract.cli", "sanny.workers.worker_cli",
-                            "sanny.bench.serve_cli")
+# Feature packages add their own subcommands through the ``sanny.commands`` entry-point group
+# (pyproject.toml): each entry is a ``register(subparsers)`` that sets ``fn`` on its parser(s);
+# a command's heavy imports stay inside its module. The core imports none of them.
+PLUGIN_GROUP = "sanny.commands"
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -126,13 +128,6 @@ def cmd_tune(args) -> int:
     return 0 if r.met else 3
 
 
-def cmd_demo(args) -> int:
-    from .demo import run_demo
-
-    run_demo(args.out, n=args.n, dim=args.dim)
-    return 0
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sanny", description="Sub-vector parallel ANN search.")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -171,22 +166,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("-k", type=int, default=10)
     t.set_defaults(fn=cmd_tune)
 
-    from sanny.bench.cli import add_arguments, main as bench_main
-
-    be = sub.add_parser("bench", help="recall/QPS/build/memory benchmark against baselines")
-    add_arguments(be)
-    be.set_defaults(fn=bench_main)
-
-    d = sub.add_parser("demo", help="build, search and benchmark on generated data; writes a plot")
-    d.add_argument("--out", default="sanny-demo")
-    d.add_argument("--n", type=int, default=20000)
-    d.add_argument("--dim", type=int, default=256)
-    d.set_defaults(fn=cmd_demo)
-
-    import importlib
-
-    for name in PLUGINS:
-        importlib.import_module(name).register(sub)
+    for entry in sorted(importlib.metadata.entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        entry.load()(sub)
     return p
 
 

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field
 
 from sanny.workers import METRICS, InnerParams
 
-from .errors import InvalidArgument
+from sanny.workers.errors import InvalidArgument
 from .split import ASSIGNMENTS, assign, group
 
 

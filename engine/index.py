@@ -18,7 +18,7 @@ import numpy as np
 from sanny.workers import LocalWorker, SearchParams, WorkerSpec
 
 from . import rerank, snapshot, validate
-from .errors import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound
+from sanny.workers.errors import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound
 from .pca import PCA
 from .config import IndexConfig
 from .split import Layout, assign, group

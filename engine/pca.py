@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InvalidArgument
+from sanny.workers.errors import InvalidArgument
 
 
 class PCA:

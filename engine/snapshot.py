@@ -16,8 +16,8 @@ import json
 import os
 import shutil
 
-from .errors import IndexCorrupt
-from .wal import fsync_dir
+from sanny.workers.errors import IndexCorrupt
+from sanny.workers.fsio import fsync_dir, fsync_tree
 
 FORMAT = 1
 
@@ -46,17 +46,6 @@ def read_manifest(root: str) -> dict:
     if not isinstance(man, dict) or man.get("format") != FORMAT or "config" not in man:
         raise IndexCorrupt(f"{path} is not a Sanny format-{FORMAT} manifest")
     return man
-
-
-def fsync_tree(path: str) -> None:
-    for d, _, files in os.walk(path):
-        for name in files:
-            fd = os.open(os.path.join(d, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(d)
 
 
 def current(root: str) -> tuple[str, int]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InvalidArgument
+from sanny.workers.errors import InvalidArgument
 
 ASSIGNMENTS = ("contiguous", "balanced")
 

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import rerank
-from .errors import InvalidArgument
+from sanny.workers.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InvalidArgument
+from sanny.workers.errors import InvalidArgument
 
 MAX_K = 10_000
 MAX_T = 100_000

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .errors import InvalidArgument
+from sanny.workers.errors import InvalidArgument
 
 
 def read(path: str, dataset: str = "train") -> tuple[np.ndarray, list[str] | None]:

@@ -14,18 +14,12 @@ from typing import Iterator
 
 import numpy as np
 
+from sanny.workers.fsio import fsync_dir
+
 MAGIC = b"SNW1"
 HEAD = struct.Struct("<4sII")
 BODY = struct.Struct("<QBII")
 PUT, DEL = 1, 2
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def encode(seq: int, op: int, keys: list[str], vectors: np.ndarray | None) -> bytes:

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from sanny.engine import Index, IndexConfig, InnerParams, WorkerUnavailable
-from sanny.engine.client import Client
-from sanny.engine.server import run_server
+from sanny.engine.api.client import Client
+from sanny.engine.api.server import run_server
 from sanny.v1 import sanny_pb2 as pb
 from sanny.v1 import sanny_pb2_grpc as pb_grpc
 from sanny.workers import LocalWorker, Worker

@@ -11,7 +11,7 @@ import pytest
 from sanny.bench import run_bench
 from sanny.bench.datasets import load
 from sanny.bench.metrics import recall
-from sanny.engine.demo import make_features, write_hdf5
+from sanny.bench.demo import make_features, write_hdf5
 
 GRID = {
     "sanny": [{"build": {"S": 2}, "query": {"T": [10, 40], "epsilon": 0.1}}],

@@ -10,7 +10,7 @@ import pytest
 
 from sanny.bench.procs import alive, descendants
 from sanny.bench.serve_load import run_serve_bench
-from sanny.engine.demo import make_features, write_hdf5
+from sanny.bench.demo import make_features, write_hdf5
 
 
 @pytest.fixture(scope="module")

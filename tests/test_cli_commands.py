@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sanny.engine import Index, cli
-from sanny.engine.demo import make_features
+from sanny.bench.demo import make_features
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from sanny.engine.demo import run_demo
+from sanny.bench.demo import run_demo
 
 
 def test_demo_small(tmp_path, capsys):

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
-from sanny.engine.errors import InvalidArgument  # noqa: E402
+from sanny.workers.errors import InvalidArgument  # noqa: E402
 from sanny.engine.extract import WeightsUnavailable  # noqa: E402
 from sanny.engine.extract.models import load, preprocess_for  # noqa: E402
 

@@ -9,7 +9,7 @@ pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from sanny.engine import Index, IndexConfig, InnerParams  # noqa: E402
-from sanny.engine.server import run_server  # noqa: E402
+from sanny.engine.api.server import run_server  # noqa: E402
 
 from extract_helpers import checkpoint, feature_args, parse, run_cli, variants, write_pictures  # noqa: E402,F401
 

@@ -8,9 +8,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 
-from sanny.engine import server as server_mod
-from sanny.engine.client import Client
-from sanny.engine.service import SERVICE_NAME
+from sanny.engine.api import server as server_mod
+from sanny.engine.api.client import Client
+from sanny.engine.api.service import SERVICE_NAME
 
 from service_fixtures import ProxyWorker, data, in_thread, keys, make_index, served
 

@@ -6,7 +6,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from sanny.engine.service import SERVICE_NAME
+from sanny.engine.api.service import SERVICE_NAME
 
 from service_fixtures import index, port  # noqa: F401
 

@@ -9,7 +9,8 @@ import types
 
 import pytest
 
-from sanny.engine import InvalidArgument, cli, serve_cli
+from sanny.engine import InvalidArgument, cli
+from sanny.engine.api import serve_cli
 from sanny.workers import LocalWorker
 
 from service_fixtures import make_index

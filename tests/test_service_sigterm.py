@@ -12,7 +12,7 @@ import threading
 import numpy as np
 
 from sanny.engine import Index, snapshot
-from sanny.engine.client import Client
+from sanny.engine.api.client import Client
 
 from service_fixtures import data, keys
 

@@ -5,8 +5,8 @@ import grpc
 import pytest
 
 from sanny.engine import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound, WorkerUnavailable
-from sanny.engine.errors import DeadlineExceeded
-from sanny.engine.status import Abort, from_rpc_error, to_status
+from sanny.workers.errors import DeadlineExceeded
+from sanny.engine.api.status import Abort, from_rpc_error, to_status
 
 C = grpc.StatusCode
 

@@ -8,7 +8,7 @@ import ipaddress
 import grpc
 import pytest
 
-from sanny.engine.client import Client
+from sanny.engine.api.client import Client
 
 from service_fixtures import data, index, served  # noqa: F401
 

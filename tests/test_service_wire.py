@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sanny.engine import InvalidArgument
-from sanny.engine.wire import from_matrix, from_neighbors, neighbors, to_matrix
+from sanny.engine.api.wire import from_matrix, from_neighbors, neighbors, to_matrix
 from sanny.v1 import sanny_pb2 as pb
 
 

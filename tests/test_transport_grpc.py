@@ -14,8 +14,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from sanny.engine import Index, IndexConfig, InnerParams, WorkerUnavailable
-from sanny.engine.errors import DeadlineExceeded
-from sanny.workers.remote import deadline
+from sanny.workers.errors import DeadlineExceeded
+from sanny.workers.deadline import deadline
 from sanny.workers.transports import factory_from_config
 
 from transport_helpers import WorkerProcess, build, dataset

@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509.oid import NameOID  # noqa: E402
 
 from sanny.engine import Index, IndexConfig, InnerParams, WorkerUnavailable  # noqa: E402
-from sanny.workers.grpc_server import run_server, server_credentials  # noqa: E402
+from sanny.workers.grpc_server import run_server  # noqa: E402
+from sanny.workers.tls import server_credentials  # noqa: E402
 from sanny.workers.transports import factory_from_config  # noqa: E402
 
 from transport_helpers import dataset  # noqa: E402

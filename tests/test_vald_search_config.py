@@ -6,7 +6,7 @@ import grpc
 import numpy as np
 
 from sanny.engine import IndexConfig
-from sanny.engine.server import run_server
+from sanny.engine.api.server import run_server
 
 from service_fixtures import ProxyWorker, make_index
 from vald_fixtures import T, config, data, error, ids_and_distances, index, insert_all, p, stubs, vald  # noqa: F401

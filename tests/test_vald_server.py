@@ -6,9 +6,9 @@ import grpc
 import pytest
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from sanny.engine import vald as vald_module
-from sanny.engine.server import run_server
-from sanny.engine.service import SERVICE_NAME
+from sanny.engine.vald import facade as vald_facade
+from sanny.engine.api.server import run_server
+from sanny.engine.api.service import SERVICE_NAME
 
 from vald_fixtures import T, config, data, error, index, p, stubs, vec  # noqa: F401
 
@@ -43,7 +43,7 @@ def test_bearer_token_applies_to_vald_calls(index):
 def test_without_the_facade_vald_calls_are_unimplemented(index, monkeypatch, how):
     kw = {"vald": False} if how == "vald=False" else {}
     if how == "package missing":
-        monkeypatch.setattr(vald_module, "IMPORT_ERROR", ImportError("No module named 'vald'"))
+        monkeypatch.setattr(vald_facade, "IMPORT_ERROR", ImportError("No module named 'vald'"))
     with run_server(index, "127.0.0.1:0", grace=1.0, **kw) as (_server, port), \
             grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
         e = error(stubs(ch).search.Search, p.Search.Request(vector=data(1)[0].tolist(), config=config(1)))

@@ -15,7 +15,7 @@ from vald.v1.payload import payload_pb2 as p  # noqa: E402
 from vald.v1.vald import (insert_pb2_grpc, object_pb2_grpc, remove_pb2_grpc, search_pb2_grpc,  # noqa: E402
                           update_pb2_grpc, upsert_pb2_grpc)
 
-from sanny.engine.server import run_server  # noqa: E402
+from sanny.engine.api.server import run_server  # noqa: E402
 
 from service_fixtures import CALL_TIMEOUT, DIM, data, index, make_index  # noqa: E402,F401 (fixtures)
 

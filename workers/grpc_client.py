@@ -1,6 +1,6 @@
 """GrpcWorker: the Worker interface over a ``sanny worker`` process (``SubspaceWorker`` service).
 
-Every call has a deadline (see ``remote.deadline``); a timed-out call is cancelled by gRPC. A
+Every call has a deadline (see ``deadline.deadline``); a timed-out call is cancelled by gRPC. A
 dead worker fails fast with UNAVAILABLE (``wait_for_ready`` is off), mapped to
 :class:`WorkerUnavailable`; the channel retries the connection with a short backoff, so a
 restarted worker is picked up again within about a second.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import grpc
 
-from sanny.engine.errors import SannyError, WorkerUnavailable
+from .errors import SannyError, WorkerUnavailable
 from sanny.v1 import worker_pb2 as pb
 from sanny.v1 import worker_pb2_grpc as pb_grpc
 
@@ -26,18 +26,6 @@ CHANNEL_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 1000),
     ("grpc.enable_retries", 0),  # retries are ours (catch-up), never blind re-sends
 ]
-
-
-def channel_credentials(ca: str | None = None, cert: str | None = None, key: str | None = None):
-    """TLS to the worker (``ca``: its issuer); ``cert``/``key``: our client certificate (mTLS)."""
-    def read(p):
-        if p is None:
-            return None
-        with open(p, "rb") as f:
-            return f.read()
-
-    return grpc.ssl_channel_credentials(root_certificates=read(ca), private_key=read(key),
-                                        certificate_chain=read(cert))
 
 
 def _ints(v):

@@ -94,17 +94,6 @@ class SubspaceWorkerServicer(pb_grpc.SubspaceWorkerServicer):
             saves=[pb.WorkerSave(**s) for s in st["saves"]])
 
 
-def server_credentials(cert: str, key: str, client_ca: str | None = None) -> grpc.ServerCredentials:
-    """TLS from PEM files; with ``client_ca`` the server also requires client certificates (mTLS)."""
-    def read(p):
-        with open(p, "rb") as f:
-            return f.read()
-
-    return grpc.ssl_server_credentials([(read(key), read(cert))],
-                                       root_certificates=read(client_ca) if client_ca else None,
-                                       require_client_auth=bool(client_ca))
-
-
 @contextlib.contextmanager
 def run_server(data_dir: str, listen: str = "127.0.0.1:0", max_workers: int = 8,
                credentials: grpc.ServerCredentials | None = None, grace: float = 5.0):

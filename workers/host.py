@@ -28,8 +28,7 @@ import threading
 
 import numpy as np
 
-from sanny.engine.snapshot import fsync_tree
-from sanny.engine.wal import fsync_dir
+from .fsio import fsync_dir, fsync_tree
 
 from .base import SearchParams, WorkerSpec
 from .local import LocalWorker

@@ -15,7 +15,7 @@ import numpy as np
 import ray
 from ray import exceptions as rex
 
-from sanny.engine.errors import SannyError, WorkerUnavailable
+from .errors import SannyError, WorkerUnavailable
 
 from .base import WorkerSpec
 from .host import StaleState, WorkerHost

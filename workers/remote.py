@@ -12,48 +12,28 @@ write-ahead log:
   (``Index.worker_log``) and the call goes ahead. Writes are idempotent, so replaying a record
   the worker already has is harmless.
 
-Every call has a deadline: the caller's, set with :func:`deadline` around an index call (shared
-by the whole fan-out), else the transport's default. A worker that is down or does not answer
+Every call has a deadline: the caller's, set with ``workers.deadline.deadline`` around an index call
+(shared by the whole fan-out), else the transport's default. A worker that is down or does not answer
 in time raises :class:`WorkerUnavailable` (:class:`DeadlineExceeded` when it was the caller's
 deadline) and the transport cancels the call.
 """
 from __future__ import annotations
 
 import abc
-import contextlib
 import json
 import os
 import secrets
 import threading
-import time
-from contextvars import ContextVar
 from dataclasses import asdict
 
 import numpy as np
 
-from sanny.engine.errors import DeadlineExceeded, IndexCorrupt, SannyError, WorkerUnavailable
+from .errors import DeadlineExceeded, IndexCorrupt, SannyError, WorkerUnavailable
 
 from .base import SearchParams, Worker, WorkerSpec
-
-_DEADLINE: ContextVar[float | None] = ContextVar("sanny_worker_deadline", default=None)
+from .deadline import remaining
 
 SLOW = frozenset({"insert", "build", "save", "load", "configure"})  # may (re)build graphs
-
-
-@contextlib.contextmanager
-def deadline(seconds: float | None):
-    """Bound every worker call made inside the block to ``seconds`` from now (None: no bound).
-    Nested blocks keep the earlier deadline. The coordinator's fan-out threads inherit it."""
-    if seconds is None:
-        yield
-        return
-    end = time.monotonic() + float(seconds)
-    outer = _DEADLINE.get()
-    token = _DEADLINE.set(end if outer is None else min(outer, end))
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
 
 
 class Stale(Exception):
@@ -107,9 +87,8 @@ class RemoteWorker(Worker):
         base = self.slow_timeout if method in SLOW else self.timeout
         if cap is not None:
             base = min(base, cap)
-        end, by_caller = _DEADLINE.get(), False
-        if end is not None:
-            left = end - time.monotonic()
+        left, by_caller = remaining(), False
+        if left is not None:
             if left <= 0:
                 raise DeadlineExceeded(f"deadline passed before calling worker {self.name} ({method})")
             by_caller = left < base

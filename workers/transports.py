@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 
-from sanny.engine.errors import InvalidArgument
+from .errors import InvalidArgument
 
 from .base import WorkerSpec
 from .local import LocalWorker
@@ -94,7 +94,8 @@ def factory_from_config(cfg: dict | None):
 
 
 def _grpc_factory(w: dict):
-    from .grpc_client import GrpcWorker, channel_credentials
+    from .grpc_client import GrpcWorker
+    from .tls import channel_credentials
 
     addresses = w.get("addresses")
     if not addresses or not all(isinstance(a, str) and a for a in addresses):

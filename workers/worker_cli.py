@@ -14,7 +14,8 @@ import threading
 
 
 def cmd_worker(args) -> int:
-    from .grpc_server import run_server, server_credentials
+    from .grpc_server import run_server
+    from .tls import server_credentials
 
     creds = None
     if args.tls_cert or args.tls_key:

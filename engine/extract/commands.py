@@ -6,7 +6,7 @@ import sys
 import time
 from collections import Counter
 
-from ..errors import InvalidArgument
+from sanny.workers.errors import InvalidArgument
 
 SHOW_SKIPPED = 200
 

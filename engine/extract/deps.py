@@ -5,7 +5,7 @@ who lacks it should get one line naming the extra, not an ImportError from deep 
 """
 from __future__ import annotations
 
-from ..errors import SannyError
+from sanny.workers.errors import SannyError
 
 INSTALL_HINT = "pip install 'sanny[cnn]'  (torch==2.14.1, torchvision==0.29.1, CPU build)"
 

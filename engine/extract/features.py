@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..errors import InvalidArgument
+from sanny.workers.errors import InvalidArgument
 from ..pca import PCA
 
 _CHECKED = ("model", "weights", "image_size", "l2", "pca_dim")

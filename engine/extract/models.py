@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 from PIL import Image
 
 from .deps import WeightsUnavailable, require_torch
-from ..errors import InvalidArgument
+from sanny.workers.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Image folder -> index: extract features and write them in batches, resumably.
 
 The target is anything with ``exists``/``insert``/``upsert`` like :class:`Index` and
-:class:`~sanny.engine.client.Client`, so the same code registers into an embedded index or
+:class:`~sanny.engine.api.client.Client`, so the same code registers into an embedded index or
 through a server. The index itself is the progress record: keys already in it are skipped
 before any decoding, so a second run (after a crash or on a grown folder) does only new files.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import AlreadyExists
+from sanny.workers.errors import AlreadyExists
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,10 @@ import numpy as np
 from vald.v1.payload import payload_pb2 as vpb
 from vald.v1.vald import insert_pb2_grpc, remove_pb2_grpc, update_pb2_grpc, upsert_pb2_grpc
 
-from .errors import AlreadyExists, InvalidArgument
-from .service import _unary
-from .vald import Facade, check_id, no_filters, stream
+from sanny.workers.errors import AlreadyExists, InvalidArgument
+
+from ..api.handlers import unary
+from .facade import Facade, check_id, no_filters, stream
 
 
 def _at(prefix: str, n: int) -> list[str]:
@@ -88,11 +89,11 @@ class ValdInsert(insert_pb2_grpc.InsertServicer):
     def __init__(self, facade: Facade):
         self.w = _Writes(facade, "insert")
 
-    @_unary
+    @unary
     def Insert(self, request, context):
         return self.w.one(request)
 
-    @_unary
+    @unary
     def MultiInsert(self, request, context):
         return self.w.multi(request)
 
@@ -106,11 +107,11 @@ class ValdUpdate(update_pb2_grpc.UpdateServicer):
     def __init__(self, facade: Facade):
         self.w = _Writes(facade, "update")
 
-    @_unary
+    @unary
     def Update(self, request, context):
         return self.w.one(request)
 
-    @_unary
+    @unary
     def MultiUpdate(self, request, context):
         return self.w.multi(request)
 
@@ -122,11 +123,11 @@ class ValdUpsert(upsert_pb2_grpc.UpsertServicer):
     def __init__(self, facade: Facade):
         self.w = _Writes(facade, "upsert")
 
-    @_unary
+    @unary
     def Upsert(self, request, context):
         return self.w.one(request)
 
-    @_unary
+    @unary
     def MultiUpsert(self, request, context):
         return self.w.multi(request)
 
@@ -150,11 +151,11 @@ class ValdRemove(remove_pb2_grpc.RemoveServicer):
     def _one(self, request):
         return self.f.location(self._apply([request], "")[0])
 
-    @_unary
+    @unary
     def Remove(self, request, context):
         return self._one(request)
 
-    @_unary
+    @unary
     def MultiRemove(self, request, context):
         return vpb.Object.Locations(locations=[self.f.location(i) for i in self._apply(list(request.requests),
                                                                                           "requests")])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,10 +20,11 @@ from grpc_reflection.v1alpha import reflection
 from sanny.v1 import sanny_pb2 as pb
 from sanny.v1 import sanny_pb2_grpc as pb_grpc
 from sanny.workers import LocalWorker
-from sanny.workers.remote import deadline as worker_deadline
+from sanny.workers.deadline import deadline as worker_deadline
+from sanny.workers.tls import server_credentials
 
+from ..vald import add_vald_services
 from .service import SERVICE_NAME, SannyService, worker_infos
-from .vald import add_vald_services
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +66,6 @@ class BearerTokenAuth(grpc.ServerInterceptor):
         if handler is None or details.method.startswith(self._open) or self._ok(details.invocation_metadata):
             return handler
         return _deny(handler)
-
-
-def _pem(value) -> bytes | None:
-    """PEM bytes as given, or read from a path."""
-    if value is None or isinstance(value, bytes):
-        return value
-    with open(os.fspath(value), "rb") as f:
-        return f.read()
 
 
 def _watch_workers(index, servicer: health.HealthServicer, interval: float, stop: threading.Event) -> None:
@@ -124,9 +116,7 @@ def run_server(index, address: str = "127.0.0.1:0", *, max_message_bytes: int = 
     if tls_cert is not None or tls_key is not None:
         if tls_cert is None or tls_key is None:
             raise ValueError("TLS needs both a certificate and its private key")
-        ca = _pem(tls_client_ca)
-        creds = grpc.ssl_server_credentials([(_pem(tls_key), _pem(tls_cert))], root_certificates=ca,
-                                            require_client_auth=ca is not None)
+        creds = server_credentials(tls_cert, tls_key, tls_client_ca)
         port = server.add_secure_port(address, creds)
     else:
         port = server.add_insecure_port(address)

@@ -35,7 +35,7 @@ import os
 import signal
 import threading
 
-from .errors import InvalidArgument
+from sanny.workers.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,8 @@ def worker_factory(cfg: dict):
 
 
 def open_index(args, cfg: dict, factory):
-    from .config import IndexConfig
-    from .index import Index
+    from ..config import IndexConfig
+    from ..index import Index
 
     exists = os.path.exists(os.path.join(args.index, "manifest.json"))
     if not exists and not args.create and not (os.path.isdir(args.index) and os.listdir(args.index)):

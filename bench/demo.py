@@ -47,13 +47,12 @@ def run_demo(out: str, n: int = 20000, dim: int = 256) -> dict:
     gRPC client, check recall against exact search, then benchmark against the baselines."""
     import faiss
 
-    from sanny.bench import run_bench
-    from sanny.bench.results import pareto_markdown
+    from sanny.engine import Index, IndexConfig
+    from sanny.engine.api.client import Client
+    from sanny.engine.api.server import run_server
 
-    from .client import Client
-    from .config import IndexConfig
-    from .index import Index
-    from .server import run_server
+    from . import run_bench
+    from .results import pareto_markdown
 
     os.makedirs(out, exist_ok=True)
     print(f"1/4 generating {n} x {dim} features ...")

@@ -11,7 +11,7 @@ import numpy as np
 
 from sanny.v1 import sanny_pb2 as pb
 
-from .errors import InvalidArgument
+from sanny.workers.errors import InvalidArgument
 
 
 def _varint(n: int) -> bytes:

@@ -2,14 +2,13 @@
 
 Request fields are checked by the engine (``validate``) and errors become status codes in
 ``status``. The client's deadline bounds every worker call the request makes
-(``workers.remote.deadline``: remote calls past it are cancelled), and search batches run in
+(``workers.deadline``: remote calls past it are cancelled), and search batches run in
 chunks of ``search_chunk`` queries with the deadline checked between chunks, so a call past
 its deadline stops working instead of finishing the whole batch for nobody. Server wiring
 (health, reflection, auth, TLS) is in ``server``.
 """
 from __future__ import annotations
 
-import functools
 
 import grpc
 import numpy as np
@@ -17,35 +16,15 @@ import numpy as np
 from sanny.v1 import sanny_pb2 as pb
 from sanny.v1 import sanny_pb2_grpc as pb_grpc
 from sanny.workers import LocalWorker
-from sanny.workers.remote import deadline as worker_deadline
+from sanny.workers.deadline import deadline as worker_deadline
+from sanny.workers.errors import DeadlineExceeded, InvalidArgument
 
-from . import status, validate, wire
-from .errors import DeadlineExceeded, InvalidArgument
+from .. import validate
+from . import status, wire
+from .handlers import check_alive, unary
 from .status import Abort
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Sanny"].full_name  # "sanny.v1.Sanny"
-
-
-def check_alive(context: grpc.ServicerContext) -> None:
-    """Abort if the client's deadline has passed or the call was cancelled."""
-    left = context.time_remaining()
-    if left is not None and left <= 0:
-        raise Abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded before the request finished")
-    if not context.is_active():
-        raise Abort(grpc.StatusCode.CANCELLED, "call cancelled by the client")
-
-
-def _unary(fn):
-    """Run a unary handler with the deadline checked first and errors mapped to status codes."""
-    @functools.wraps(fn)
-    def handler(self, request, context):
-        try:
-            check_alive(context)
-            with worker_deadline(context.time_remaining()):
-                return fn(self, request, context)
-        except Exception as e:  # noqa: BLE001 - every error becomes a status
-            status.abort(context, e)
-    return handler
 
 
 def worker_infos(index) -> list[pb.WorkerInfo]:
@@ -90,19 +69,19 @@ class SannyService(pb_grpc.SannyServicer):
         self.index.remove(keys)
         return len(keys)
 
-    @_unary
+    @unary
     def Insert(self, request, context):
         return self._written(self._put(self.index.insert, request))
 
-    @_unary
+    @unary
     def Upsert(self, request, context):
         return self._written(self._put(self.index.upsert, request))
 
-    @_unary
+    @unary
     def Update(self, request, context):
         return self._written(self._put(self.index.update, request))
 
-    @_unary
+    @unary
     def Remove(self, request, context):
         return self._written(self._remove(request))
 
@@ -120,19 +99,19 @@ class SannyService(pb_grpc.SannyServicer):
             messages += 1
         return self._written(keys)
 
-    @_unary
+    @unary
     def StreamInsert(self, request_iterator, context):
         return self._stream(request_iterator, context, lambda r: self._put(self.index.insert, r))
 
-    @_unary
+    @unary
     def StreamUpsert(self, request_iterator, context):
         return self._stream(request_iterator, context, lambda r: self._put(self.index.upsert, r))
 
-    @_unary
+    @unary
     def StreamUpdate(self, request_iterator, context):
         return self._stream(request_iterator, context, lambda r: self._put(self.index.update, r))
 
-    @_unary
+    @unary
     def StreamRemove(self, request_iterator, context):
         return self._stream(request_iterator, context, self._remove)
 
@@ -168,11 +147,11 @@ class SannyService(pb_grpc.SannyServicer):
         keys, dists = self._search(wire.from_matrix(request.queries, "queries"), k, opts, context)
         return pb.SearchResponse(results=wire.neighbors(keys, dists))
 
-    @_unary
+    @unary
     def Search(self, request, context):
         return self._search_request(request, context)
 
-    @_unary
+    @unary
     def SearchByKey(self, request, context):
         k, opts = self._options(request)
         wanted = validate.keys(list(request.keys))
@@ -204,16 +183,16 @@ class SannyService(pb_grpc.SannyServicer):
                 yield pb.StreamSearchResponse(status=pb.Status(code=code.value[0], message=message))
 
     # -- reads ---------------------------------------------------------------------------
-    @_unary
+    @unary
     def GetVector(self, request, context):
         keys = list(request.keys)
         return pb.GetVectorResponse(keys=keys, vectors=wire.to_matrix(self.index.get(keys)))
 
-    @_unary
+    @unary
     def Exists(self, request, context):
         return pb.ExistsResponse(exists=self.index.exists(list(request.keys)).tolist())
 
-    @_unary
+    @unary
     def IndexInfo(self, request, context):
         ix, cfg = self.index, self.index.config
         return pb.IndexInfoResponse(
@@ -222,7 +201,7 @@ class SannyService(pb_grpc.SannyServicer):
             default_candidates=cfg.T, default_epsilon=cfg.epsilon, workers=worker_infos(ix),
             max_k=validate.MAX_K, max_candidates=validate.MAX_T)
 
-    @_unary
+    @unary
     def Save(self, request, context):
         self.index.save()
         return pb.SaveResponse(wal_seq=self.index.seq)

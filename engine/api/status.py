@@ -16,8 +16,8 @@ import logging
 
 import grpc
 
-from .errors import (AlreadyExists, DeadlineExceeded, IndexCorrupt, InvalidArgument, NotFound,
-                     WorkerUnavailable)
+from sanny.workers.errors import (AlreadyExists, DeadlineExceeded, IndexCorrupt, InvalidArgument, NotFound,
+                                  WorkerUnavailable)
 
 log = logging.getLogger(__name__)
 

@@ -34,5 +34,5 @@ class WorkerUnavailable(SannyError):
 
 
 class DeadlineExceeded(SannyError):
-    """The caller's deadline (``sanny.workers.remote.deadline``) passed before every worker
+    """The caller's deadline (``sanny.workers.deadline.deadline``) passed before every worker
     answered; the outstanding worker calls were cancelled."""

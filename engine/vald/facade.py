@@ -46,12 +46,13 @@ import socket
 import grpc
 import numpy as np
 
-from sanny.workers.remote import deadline as worker_deadline
+from sanny.workers.deadline import deadline as worker_deadline
+from sanny.workers.errors import DeadlineExceeded, InvalidArgument
 
-from . import status, validate
-from .errors import DeadlineExceeded, InvalidArgument
-from .service import check_alive
-from .status import Abort
+from .. import validate
+from ..api import status
+from ..api.handlers import check_alive
+from ..api.status import Abort
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def stream(requests, context, handle, ok, failed):
         yield ok(result)
 
 
-def _listen_ips(address: str) -> list[str]:
+def listen_ips(address: str) -> list[str]:
     """The listen host when it is a specific IP address (not a wildcard, not a name)."""
     host = address.rsplit(":", 1)[0].strip("[]")
     try:
@@ -156,30 +157,3 @@ def _listen_ips(address: str) -> list[str]:
     except ValueError:
         return []
     return [] if ip.is_unspecified else [str(ip)]
-
-
-def add_vald_services(server: grpc.Server, index, *, address: str = "", name: str | None = None,
-                      search_chunk: int = 512) -> list[str]:
-    """Serve the vald.v1 facade on ``server``; returns the full service names (for reflection),
-    or [] (and a log line) when ``vald-client-python`` is not installed."""
-    if not available():
-        log.info("vald.v1 facade not served: vald-client-python unavailable (%s)", IMPORT_ERROR)
-        return []
-    from vald.v1.vald import (insert_pb2, insert_pb2_grpc, object_pb2, object_pb2_grpc, remove_pb2,
-                              remove_pb2_grpc, search_pb2, search_pb2_grpc, update_pb2, update_pb2_grpc,
-                              upsert_pb2, upsert_pb2_grpc)
-
-    from .vald_search import ValdObject, ValdSearch
-    from .vald_write import ValdInsert, ValdRemove, ValdUpdate, ValdUpsert
-
-    facade = Facade(index, name, _listen_ips(address), search_chunk)
-    names = []
-    for pb2, pb2_grpc, service, cls in [(search_pb2, search_pb2_grpc, "Search", ValdSearch),
-                                        (object_pb2, object_pb2_grpc, "Object", ValdObject),
-                                        (insert_pb2, insert_pb2_grpc, "Insert", ValdInsert),
-                                        (update_pb2, update_pb2_grpc, "Update", ValdUpdate),
-                                        (upsert_pb2, upsert_pb2_grpc, "Upsert", ValdUpsert),
-                                        (remove_pb2, remove_pb2_grpc, "Remove", ValdRemove)]:
-        getattr(pb2_grpc, f"add_{service}Servicer_to_server")(cls(facade), server)
-        names.append(pb2.DESCRIPTOR.services_by_name[service].full_name)  # "vald.v1.Search", ...
-    return names

@@ -9,13 +9,13 @@ import numpy as np
 from vald.v1.payload import payload_pb2 as vpb
 from vald.v1.vald import object_pb2_grpc, search_pb2_grpc
 
-from sanny.workers.remote import deadline as worker_deadline
+from sanny.workers.deadline import deadline as worker_deadline
+from sanny.workers.errors import DeadlineExceeded, InvalidArgument, NotFound
 
-from . import validate
-from .errors import DeadlineExceeded, InvalidArgument, NotFound
-from .service import _unary, check_alive
-from .status import Abort
-from .vald import MAX_LINEAR, Facade, check_id, no_filters, renamed, stream
+from .. import validate
+from ..api.handlers import check_alive, unary
+from ..api.status import Abort
+from .facade import MAX_LINEAR, Facade, check_id, no_filters, renamed, stream
 
 
 @dataclass(frozen=True)
@@ -141,19 +141,19 @@ class ValdSearch(search_pb2_grpc.SearchServicer):
     def __init__(self, facade: Facade):
         self.s = _Searcher(facade)
 
-    @_unary
+    @unary
     def Search(self, request, context):
         return self.s.one(request, False, False, context)
 
-    @_unary
+    @unary
     def SearchByID(self, request, context):
         return self.s.one(request, True, False, context)
 
-    @_unary
+    @unary
     def MultiSearch(self, request, context):
         return self.s.multi(request, False, False, context)
 
-    @_unary
+    @unary
     def MultiSearchByID(self, request, context):
         return self.s.multi(request, True, False, context)
 
@@ -163,19 +163,19 @@ class ValdSearch(search_pb2_grpc.SearchServicer):
     def StreamSearchByID(self, request_iterator, context):
         return self.s.stream(request_iterator, True, False, context)
 
-    @_unary
+    @unary
     def LinearSearch(self, request, context):
         return self.s.one(request, False, True, context)
 
-    @_unary
+    @unary
     def LinearSearchByID(self, request, context):
         return self.s.one(request, True, True, context)
 
-    @_unary
+    @unary
     def MultiLinearSearch(self, request, context):
         return self.s.multi(request, False, True, context)
 
-    @_unary
+    @unary
     def MultiLinearSearchByID(self, request, context):
         return self.s.multi(request, True, True, context)
 
@@ -192,7 +192,7 @@ class ValdObject(object_pb2_grpc.ObjectServicer):
     def __init__(self, facade: Facade):
         self.index = facade.index
 
-    @_unary
+    @unary
     def Exists(self, request, context):
         id_ = check_id(request.id, "id")
         if not self.index.exists([id_])[0]:
@@ -208,7 +208,7 @@ class ValdObject(object_pb2_grpc.ObjectServicer):
             raise renamed(e, "id.id") from None
         return vpb.Object.Vector(id=id_, vector=x.tolist())
 
-    @_unary
+    @unary
     def GetObject(self, request, context):
         return self._get(request)
 

@@ -11,7 +11,6 @@ failures (UNAVAILABLE, DEADLINE_EXCEEDED, UNAUTHENTICATED, RESOURCE_EXHAUSTED) s
 """
 from __future__ import annotations
 
-import os
 import re
 
 import grpc
@@ -20,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from sanny.v1 import sanny_pb2 as pb
 from sanny.v1 import sanny_pb2_grpc as pb_grpc
+from sanny.workers.tls import channel_credentials
 
 from . import status, wire
 
@@ -28,13 +28,6 @@ _UNSET = object()
 
 def _keys(keys) -> list[str]:
     return [keys] if isinstance(keys, str) else list(keys)
-
-
-def _read(value):
-    if value is None or isinstance(value, bytes):
-        return value
-    with open(os.fspath(value), "rb") as f:
-        return f.read()
 
 
 def _enum_name(enum, number: int) -> str:
@@ -68,8 +61,7 @@ class Client:
                  options=()):
         opts = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1), *options]
         if root_certificates is not None:
-            creds = grpc.ssl_channel_credentials(_read(root_certificates), _read(private_key),
-                                                 _read(certificate_chain))
+            creds = channel_credentials(root_certificates, certificate_chain, private_key)
             self.channel = grpc.secure_channel(address, creds, options=opts)
         else:
             self.channel = grpc.insecure_channel(address, options=opts)
