@@ -34,9 +34,8 @@ class TuneResult:
 
 def exact_topk(index, q: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
     """Exact k-th distances (additive form) by brute force over the coordinator's vectors."""
-    st = index.store
-    n = st.size
-    X, live = st.vectors[:n], st.live[:n]
+    X, live = index.stored_vectors()
+    n = len(X)
     norms = (X * X).sum(1)
     out = np.empty(len(q), np.float64)
     for a in range(0, len(q), 256):
@@ -50,7 +49,7 @@ def exact_topk(index, q: np.ndarray, k: int, exclude: np.ndarray | None = None) 
         # more than k of its best exactly, from differences
         top = np.argpartition(d, min(k + 8, n) - 1, axis=1)[:, : min(k + 8, n)]
         top[~np.isfinite(np.take_along_axis(d, top, 1))] = -1
-        ex = rerank.score(qa, top, st.vectors, index.config.metric).astype(np.float64)
+        ex = rerank.score(qa, top, X, index.config.metric).astype(np.float64)
         out[a: a + 256] = np.sort(ex, axis=1)[:, k - 1]
     return out
 
@@ -62,11 +61,9 @@ def _additive(index, d: np.ndarray) -> np.ndarray:
 
 
 def sample_queries(index, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    live = np.nonzero(index.store.live[: index.store.size])[0]
-    if len(live) < 2:
+    if len(index) < 2:
         raise InvalidArgument("index", "tuning needs at least 2 stored vectors")
-    ids = np.random.default_rng(seed).choice(live, size=min(n, len(live)), replace=False)
-    return index.store.vectors[ids], ids
+    return index.sample_vectors(n, seed)
 
 
 def tune(index, target_recall: float = 0.95, queries: np.ndarray | None = None, k: int = 10,
@@ -79,9 +76,9 @@ def tune(index, target_recall: float = 0.95, queries: np.ndarray | None = None, 
     self_ids = None
     if queries is None:
         queries, self_ids = sample_queries(index, n_queries)
-    q = index._prepare(np.asarray(queries, np.float32), "queries")
+    q = index.prepare_queries(np.asarray(queries, np.float32))
     k = min(k, len(index) - (1 if self_ids is not None else 0))
-    kth = exact_topk(index, q, k, self_ids)
+    kth = exact_topk(index, q.x, k, self_ids)
     Ts = Ts or sorted({t for t in (k, 2 * k, 3 * k, 5 * k, 10 * k, 20 * k, 40 * k, 80 * k) if t <= 100_000})
     rows = []
     combos = [(T, e) for T in Ts for e in epsilons]

@@ -42,8 +42,8 @@ class ProxyWorker(Worker):
     """A remote-looking worker (not a LocalWorker) around a LocalWorker, with fault injection:
     ``delay`` seconds per search, ``down`` makes every call raise WorkerUnavailable."""
 
-    def __init__(self, spec, workdir):
-        self.inner = LocalWorker(spec, workdir)
+    def __init__(self, spec, site):
+        self.inner = LocalWorker(spec, site.workdir)
         self.spec = spec
         self.delay = 0.0
         self.down = False

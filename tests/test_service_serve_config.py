@@ -65,7 +65,7 @@ def test_workers_table_goes_to_factory_from_config(tmp_path, monkeypatch):
 
     def factory_from_config(cfg):
         seen.append(cfg)
-        return lambda spec, workdir: LocalWorker(spec, workdir)
+        return lambda spec, site: LocalWorker(spec, site.workdir)
     fake = types.ModuleType("sanny.workers.transports")
     fake.factory_from_config = factory_from_config
     monkeypatch.setitem(sys.modules, "sanny.workers.transports", fake)

@@ -21,9 +21,9 @@ class DirectWorker(RemoteWorker):
 
     transport = "direct"
 
-    def __init__(self, spec, workdir):
-        super().__init__(spec, workdir)
-        self.data_dir, self.host, self.down = workdir + "-data", None, False
+    def __init__(self, spec, site):
+        super().__init__(spec, site.workdir, rank=site.rank, log=site.log)
+        self.data_dir, self.host, self.down = site.workdir + "-data", None, False
         self.restart()
 
     def restart(self):

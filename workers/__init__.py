@@ -1,5 +1,6 @@
 """Subspace workers: the Worker interface, the in-process implementation and its inner indexes."""
-from .base import METRICS, InnerParams, SearchParams, Worker, WorkerSpec
-from .local import LocalWorker
+from .base import METRICS, CoordinatorLog, InnerParams, SearchParams, Worker, WorkerSite, WorkerSpec
+from .local import LocalWorker, local_factory
 
-__all__ = ["METRICS", "InnerParams", "SearchParams", "Worker", "WorkerSpec", "LocalWorker"]
+__all__ = ["METRICS", "CoordinatorLog", "InnerParams", "SearchParams", "Worker", "WorkerSite", "WorkerSpec",
+           "LocalWorker", "local_factory"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -79,6 +80,30 @@ class WorkerSpec:
     def from_dict(cls, d: dict) -> "WorkerSpec":
         return cls(list(d["subspaces"]), list(d["widths"]), d.get("metric", "l2"),
                    InnerParams.from_dict(d.get("inner", {})))
+
+
+class CoordinatorLog(Protocol):
+    """What a remote worker reads from its coordinator to stay in step with the write-ahead log
+    (implemented by ``sanny.engine.journal.Journal``)."""
+
+    @property
+    def seq(self) -> int:
+        """The WAL seq of the newest write the coordinator has applied."""
+
+    def since(self, rank: int, after: int) -> list | None:
+        """Worker ``rank``'s writes after seq ``after``: ``[(seq, removed_ids, added_ids | None,
+        slices | None), ...]``, or None when the log no longer reaches back that far."""
+
+
+@dataclass(frozen=True)
+class WorkerSite:
+    """Where a worker sits in an index, given to ``worker_factory(spec, site)``: ``rank`` (its
+    group's position in the layout), ``workdir`` (its scratch folder on the coordinator) and
+    ``log`` (remote transports stamp writes with ``log.seq`` and catch up from ``log.since``)."""
+
+    rank: int
+    workdir: str
+    log: CoordinatorLog | None = None
 
 
 class Worker(abc.ABC):

@@ -43,8 +43,9 @@ class GrpcWorker(RemoteWorker):
     transport = "grpc"
 
     def __init__(self, spec: WorkerSpec, address: str, credentials: grpc.ChannelCredentials | None = None,
-                 **timeouts):
-        super().__init__(spec, address, **timeouts)
+                 **kw):
+        """``kw``: ``rank``, ``log`` and the timeouts of :class:`RemoteWorker`."""
+        super().__init__(spec, address, **kw)
         self.address = address
         self._channel = (grpc.secure_channel(address, credentials, options=CHANNEL_OPTIONS) if credentials
                          else grpc.insecure_channel(address, options=CHANNEL_OPTIONS))

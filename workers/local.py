@@ -12,7 +12,7 @@ import tempfile
 
 import numpy as np
 
-from .base import SearchParams, Worker, WorkerSpec
+from .base import SearchParams, Worker, WorkerSite, WorkerSpec
 from .inner import make_inner, partial
 from .slices import SliceStore
 
@@ -120,3 +120,8 @@ class LocalWorker(Worker):
             inner.close()
         if self._own_tmp:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def local_factory(spec: WorkerSpec, site: WorkerSite) -> LocalWorker:
+    """The default ``worker_factory``: in-process workers in the index's scratch folders."""
+    return LocalWorker(spec, site.workdir)

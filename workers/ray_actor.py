@@ -41,9 +41,10 @@ class RayWorker(RemoteWorker):
     transport = "ray"
 
     def __init__(self, spec: WorkerSpec, data_dir: str, num_cpus: float = 1, max_restarts: int = -1,
-                 max_task_retries: int = -1, name: str | None = None, **timeouts):
-        timeouts.setdefault("connect_grace", timeouts.get("timeout", 30.0))  # allow for an actor restart
-        super().__init__(spec, name or f"ray:{data_dir}", **timeouts)
+                 max_task_retries: int = -1, name: str | None = None, **kw):
+        """``kw``: ``rank``, ``log`` and the timeouts of :class:`RemoteWorker`."""
+        kw.setdefault("connect_grace", kw.get("timeout", 30.0))  # allow for an actor restart
+        super().__init__(spec, name or f"ray:{data_dir}", **kw)
         self.data_dir = data_dir
         self.actor = _actor_class().options(
             num_cpus=num_cpus, max_restarts=max_restarts, max_task_retries=max_task_retries,

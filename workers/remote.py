@@ -3,13 +3,14 @@
 It keeps a remote :class:`~sanny.workers.host.WorkerHost` in step with the coordinator's
 write-ahead log:
 
-- every write carries the seq of the WAL record being applied (``Index.seq``);
+- every write carries the seq of the WAL record being applied (``log.seq``, the coordinator's
+  :class:`~sanny.workers.base.CoordinatorLog` given at construction);
 - every call that reads or extends the remote state names the host *epoch* we are in step
   with; a host that restarted, reloaded or was reconfigured answers "stale" and does nothing;
 - a stale answer or any failed call marks the worker *suspect*; before its next call it is
   resynchronised: its position (lineage, epoch, applied seq) is read, if it lost our state it
   loads our newest save, then the coordinator's log records after its seq are replayed to it
-  (``Index.worker_log``) and the call goes ahead. Writes are idempotent, so replaying a record
+  (``log.since``) and the call goes ahead. Writes are idempotent, so replaying a record
   the worker already has is harmless.
 
 Every call has a deadline: the caller's, set with ``workers.deadline.deadline`` around an index call
@@ -30,7 +31,7 @@ import numpy as np
 
 from .errors import DeadlineExceeded, IndexCorrupt, SannyError, WorkerUnavailable
 
-from .base import SearchParams, Worker, WorkerSpec
+from .base import CoordinatorLog, SearchParams, Worker, WorkerSpec
 from .deadline import remaining
 
 SLOW = frozenset({"insert", "build", "save", "load", "configure"})  # may (re)build graphs
@@ -45,16 +46,18 @@ class RemoteWorker(Worker):
 
     transport = "remote"
 
-    def __init__(self, spec: WorkerSpec, name: str, timeout: float = 30.0, slow_timeout: float = 600.0,
-                 connect_grace: float = 1.5):
-        """``timeout``: default deadline of searches and small calls; ``slow_timeout``: of calls
-        that may build graphs (insert, build, save, load); ``connect_grace``: how long a status
-        call waits for a worker to (re)connect before it counts as unavailable."""
+    def __init__(self, spec: WorkerSpec, name: str, *, rank: int = 0, log: CoordinatorLog | None = None,
+                 timeout: float = 30.0, slow_timeout: float = 600.0, connect_grace: float = 1.5):
+        """``rank``/``log``: this worker's group in the index and the coordinator's log (None: a
+        stand-alone worker that numbers its own writes); ``timeout``: default deadline of
+        searches and small calls; ``slow_timeout``: of calls that may build graphs (insert,
+        build, save, load); ``connect_grace``: how long a status call waits for a worker to
+        (re)connect before it counts as unavailable."""
         self.spec, self.name = spec, name
         self.timeout, self.slow_timeout = float(timeout), float(slow_timeout)
         self.connect_grace = float(connect_grace)
-        self._index, self._rank = None, 0
-        self._own_seq = 0          # seq source when not attached to an Index
+        self._coordinator, self._rank = log, int(rank)
+        self._own_seq = 0          # seq source without a coordinator log
         self._lineage: str | None = None  # None: not bound to any saved state yet (a new index)
         self._epoch: str | None = None
         self._acked = 0            # every write up to this seq is applied in epoch _epoch
@@ -69,17 +72,13 @@ class RemoteWorker(Worker):
         """One call to the host. Raise Stale, TimeoutError (no answer in ``timeout``; cancel
         the call), WorkerUnavailable (down), ValueError / FileNotFoundError (as the host did)."""
 
-    # -- coordinator hook ----------------------------------------------------------------
-    def attach(self, index, rank: int) -> None:
-        """Called by Index: writes are stamped with ``index.seq``, catch-up reads ``index.worker_log``."""
-        self._index, self._rank = index, rank
-
+    # -- the coordinator's log -----------------------------------------------------------
     def _seq(self) -> int:
-        return int(self._index.seq) if self._index is not None else self._own_seq
+        return int(self._coordinator.seq) if self._coordinator is not None else self._own_seq
 
     def _log(self, after: int):
-        if self._index is not None:
-            return self._index.worker_log(self._rank, after)
+        if self._coordinator is not None:
+            return self._coordinator.since(self._rank, after)
         return [] if after >= self._own_seq else None
 
     # -- calls ---------------------------------------------------------------------------
@@ -118,7 +117,7 @@ class RemoteWorker(Worker):
                 raise
 
     def _write(self, method: str, **kw) -> None:
-        seq = self._seq() if self._index is not None else self._own_seq + 1
+        seq = self._seq() if self._coordinator is not None else self._own_seq + 1
         self._own_seq = max(self._own_seq, seq)
         try:
             self._call(method, seq=seq, **kw)

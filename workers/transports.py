@@ -1,7 +1,9 @@
 """Pick the worker transport from configuration: embedded, gRPC worker processes or Ray actors.
 
 ``factory_from_config(cfg)`` turns the ``[workers]`` table of a config file (as a dict) into
-the ``worker_factory(spec, workdir)`` that ``Index.create`` / ``Index.open`` take::
+the ``worker_factory(spec, site)`` that ``Index.create`` / ``Index.open`` take (``site``: a
+:class:`~sanny.workers.base.WorkerSite`: the worker's rank, scratch folder and the
+coordinator's log)::
 
     [workers]                       # gRPC: one `sanny worker` process per address
     transport = "grpc"
@@ -25,12 +27,11 @@ many worker groups as the config lists (``IndexConfig.workers = worker_count(cfg
 from __future__ import annotations
 
 import os
-import re
 
 from .errors import InvalidArgument
 
-from .base import WorkerSpec
-from .local import LocalWorker
+from .base import WorkerSite, WorkerSpec
+from .local import local_factory
 
 TRANSPORTS = ("embedded", "grpc", "ray")
 _TIMEOUTS = ("timeout", "slow_timeout", "connect_grace")
@@ -51,14 +52,7 @@ def worker_count(cfg: dict | None) -> int | None:
     return len(w["groups"]) if w.get("groups") else None
 
 
-def _rank(workdir: str) -> int:
-    m = re.fullmatch(r"worker-(\d+)", os.path.basename(os.path.normpath(workdir)))
-    if not m:
-        raise InvalidArgument("workers", f"cannot tell which worker {workdir!r} is")
-    return int(m.group(1))
-
-
-def _slot(w: dict, spec: WorkerSpec, workdir: str, n: int) -> int:
+def _slot(w: dict, spec: WorkerSpec, rank: int, n: int) -> int:
     """Which configured worker holds ``spec``'s subspaces."""
     groups = w.get("groups")
     if groups:
@@ -69,7 +63,7 @@ def _slot(w: dict, spec: WorkerSpec, workdir: str, n: int) -> int:
                 return i
         raise InvalidArgument("workers.groups", f"no configured worker holds subspaces {list(spec.subspaces)} "
                                                 f"(groups {groups}); the index's grouping must match")
-    i = _rank(workdir)
+    i = rank
     if i >= n:
         raise InvalidArgument("workers", f"the index needs more than the {n} configured workers "
                                          "(set the index's workers to match)")
@@ -81,13 +75,13 @@ def _timeouts(w: dict) -> dict:
 
 
 def factory_from_config(cfg: dict | None):
-    """``worker_factory(spec, workdir)`` for the configured transport."""
+    """``worker_factory(spec, site)`` for the configured transport."""
     w = _table(cfg)
     transport = w.get("transport", "embedded")
     if transport not in TRANSPORTS:
         raise InvalidArgument("workers.transport", f"must be one of {TRANSPORTS}, got {transport!r}")
     if transport == "embedded":
-        return lambda spec, workdir: LocalWorker(spec, workdir)
+        return local_factory
     if transport == "grpc":
         return _grpc_factory(w)
     return _ray_factory(w)
@@ -108,8 +102,9 @@ def _grpc_factory(w: dict):
         creds = channel_credentials(w.get("tls_ca"), w.get("tls_cert"), w.get("tls_key"))
     timeouts = _timeouts(w)
 
-    def factory(spec: WorkerSpec, workdir: str):
-        return GrpcWorker(spec, addresses[_slot(w, spec, workdir, len(addresses))], creds, **timeouts)
+    def factory(spec: WorkerSpec, site: WorkerSite):
+        address = addresses[_slot(w, spec, site.rank, len(addresses))]
+        return GrpcWorker(spec, address, creds, rank=site.rank, log=site.log, **timeouts)
 
     return factory
 
@@ -123,12 +118,12 @@ def _ray_factory(w: dict):
     timeouts = _timeouts(w)
     base = w.get("data_dir")
 
-    def factory(spec: WorkerSpec, workdir: str):
+    def factory(spec: WorkerSpec, site: WorkerSite):
         if not ray.is_initialized():
             ray.init(address=w.get("address"), include_dashboard=False)
         n = len(w["groups"]) if w.get("groups") else 1 << 30
-        i = _slot(w, spec, workdir, n)
-        data_dir = os.path.join(base, f"worker-{i}") if base else os.path.join(workdir, "ray")
-        return RayWorker(spec, data_dir, name=f"ray-worker-{i}", **opts, **timeouts)
+        i = _slot(w, spec, site.rank, n)
+        data_dir = os.path.join(base, f"worker-{i}") if base else os.path.join(site.workdir, "ray")
+        return RayWorker(spec, data_dir, name=f"ray-worker-{i}", rank=site.rank, log=site.log, **opts, **timeouts)
 
     return factory

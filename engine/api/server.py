@@ -19,7 +19,6 @@ from grpc_reflection.v1alpha import reflection
 
 from sanny.v1 import sanny_pb2 as pb
 from sanny.v1 import sanny_pb2_grpc as pb_grpc
-from sanny.workers import LocalWorker
 from sanny.workers.deadline import deadline as worker_deadline
 from sanny.workers.tls import server_credentials
 
@@ -128,7 +127,7 @@ def run_server(index, address: str = "127.0.0.1:0", *, max_message_bytes: int = 
 
     stop = threading.Event()
     watcher = None
-    if health_interval > 0 and not all(isinstance(w, LocalWorker) for w in index.workers):
+    if health_interval > 0 and index.has_remote_workers:
         watcher = threading.Thread(target=_watch_workers, args=(index, health_servicer, health_interval, stop),
                                    name="sanny-health", daemon=True)
         watcher.start()

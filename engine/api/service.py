@@ -30,16 +30,10 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Sanny"].full_name  # "sanny.v1.Sa
 def worker_infos(index) -> list[pb.WorkerInfo]:
     """Per-worker stats; a worker whose stats call fails is reported UNAVAILABLE."""
     out = []
-    for w in list(index.workers):
-        try:
-            if isinstance(w, LocalWorker):
-                with index._lock:  # in-process inner indexes are not safe to read during a write
-                    st = w.stats()
-            else:
-                st = w.stats()
-        except Exception as e:  # noqa: BLE001 - any failure means the worker is not serving
+    for w, st in zip(list(index.workers), index.worker_stats()):
+        if isinstance(st, Exception):  # any failure means the worker is not serving
             out.append(pb.WorkerInfo(subspaces=w.spec.subspaces, widths=w.spec.widths,
-                                     state=pb.WORKER_STATE_UNAVAILABLE, error=f"{type(e).__name__}: {e}"))
+                                     state=pb.WORKER_STATE_UNAVAILABLE, error=f"{type(st).__name__}: {st}"))
             continue
         out.append(pb.WorkerInfo(
             subspaces=st.get("subspaces", w.spec.subspaces), widths=st.get("widths", w.spec.widths),
@@ -129,11 +123,9 @@ class SannyService(pb_grpc.SannyServicer):
         return k, opts
 
     def _search(self, q: np.ndarray, k: int, opts: dict, context):
-        """Search in chunks, checking the deadline between them."""
-        cfg = self.index.config
-        q = validate.vectors(q, cfg.dim, "queries")  # whole-batch checks: row numbers are global
-        if cfg.metric == "cosine":
-            validate.unit(q, "queries")
+        """Search in chunks, checking the deadline between them. The whole batch is checked
+        once, here (row numbers in errors are global); the chunks are not checked again."""
+        q = self.index.prepare_queries(q)
         keys, dists = [], []
         for a in range(0, len(q), self.search_chunk):
             check_alive(context)

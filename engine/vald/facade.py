@@ -104,10 +104,8 @@ class Facade:
     def vector(self, values, field: str) -> np.ndarray:
         """One request vector as a checked ``1 x dim`` float32 row (cosine: normalised, so a
         zero vector is refused here, naming ``field``)."""
-        cfg = self.index.config
         try:
-            x = validate.vectors(np.array(values, dtype=np.float32), cfg.dim, field)
-            return validate.unit(x, field) if cfg.metric == "cosine" else x
+            return self.index.prepare_queries(np.array(values, dtype=np.float32), field).x
         except InvalidArgument as e:  # one vector, not a batch: no "row 0"
             message = str(e)[len(e.field) + 2:]
             raise InvalidArgument(field, message.removeprefix("row 0 ")) from None

@@ -13,6 +13,7 @@ from sanny.workers.deadline import deadline as worker_deadline
 from sanny.workers.errors import DeadlineExceeded, InvalidArgument, NotFound
 
 from .. import validate
+from ..index import Queries
 from ..api.handlers import check_alive, unary
 from ..api.status import Abort
 from .facade import MAX_LINEAR, Facade, check_id, no_filters, renamed, stream
@@ -105,7 +106,7 @@ class _Searcher:
                 for a in range(0, len(rows), self.f.search_chunk):
                     check_alive(context)
                     part = rows[a: a + self.f.search_chunk]
-                    ks, ds = self.index.search(x[part], k, **opts)
+                    ks, ds = self.index.search(Queries(x[part]), k, **opts)  # checked in _parse
                     for j, i in enumerate(part):
                         keys[i], dists[i] = ks[j], ds[j]
         if timeout is not None and time.monotonic() - start > timeout:

@@ -46,7 +46,7 @@ class _Writes:
             strict.append(not r.config.skip_strict_exist_check)
         _no_repeats(ids, [f"{p}vector.id" for p in at])
         x = np.concatenate(rows)
-        with self.index._lock:  # the same-vector check and the write see the same state
+        with self.index.write_lock():  # the same-vector check and the write see the same state
             if self.op in ("update", "upsert"):
                 self._refuse_same_vector(ids, x, strict)
             getattr(self.index, self.op)(ids, x)

@@ -1,0 +1,31 @@
+"""Fan-out: one call per worker, in parallel threads when any worker is remote.
+
+Each call runs in a copy of the caller's context, so a caller's deadline
+(``sanny.workers.deadline``) bounds the worker calls made in the pool's threads too.
+"""
+from __future__ import annotations
+
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
+
+from sanny.workers import LocalWorker
+
+
+class FanOut:
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+
+    def each(self, workers: list, fn) -> list:
+        """``[fn(worker, i) for each worker]``; in-process workers are called in turn (they
+        parallelise inside, and NGT holds the GIL), remote ones at once."""
+        if len(workers) <= 1 or all(isinstance(w, LocalWorker) for w in workers):
+            return [fn(w, i) for i, w in enumerate(workers)]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=len(workers), thread_name_prefix="sanny-fanout")
+        futs = [self._pool.submit(contextvars.copy_context().run, fn, w, i) for i, w in enumerate(workers)]
+        return [f.result() for f in futs]
+
+    def close(self, wait: bool = True) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait)
+            self._pool = None

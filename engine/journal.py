@@ -1,0 +1,57 @@
+"""The catch-up journal: the coordinator's write-ahead log as remote workers read it.
+
+A :class:`Journal` is the :class:`~sanny.workers.base.CoordinatorLog` handed to every worker
+at construction (``WorkerSite.log``): remote transports stamp writes with ``journal.seq`` and,
+after a restart, replay ``journal.since(rank, after)``. It keeps (removed ids, added ids) of
+each WAL record since the last checkpoint; the vectors themselves are re-read from the WAL.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .wal import WriteAheadLog
+
+
+def records_after(path: str, after: int):
+    """WAL records newer than seq ``after`` (older ones are already in the snapshot)."""
+    for rec in WriteAheadLog.replay(path):
+        if rec[0] > after:
+            yield rec
+
+
+class Journal:
+    """``seq``: the newest WAL record applied; ``slices(vectors, rank)``: worker ``rank``'s
+    columns of (projected) full vectors, as the coordinator sends them on insert."""
+
+    def __init__(self, wal_path: str, slices: Callable[[np.ndarray, int], np.ndarray]):
+        self.wal_path, self._slices = wal_path, slices
+        self.seq = 0
+        self._entries: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+
+    def record(self, removed: np.ndarray, added: np.ndarray | None) -> None:
+        """Remember what WAL record ``seq`` removed and added (internal ids)."""
+        self._entries[self.seq] = (removed, added)
+
+    def clear(self) -> None:
+        """After a checkpoint: the snapshot holds everything."""
+        self._entries.clear()
+
+    def since(self, rank: int, after: int):
+        """The writes worker ``rank`` needs to go from seq ``after`` to ``seq``, as a list of
+        ``(seq, removed_ids, added_ids, slices)`` (``added_ids``/``slices`` None for a removal),
+        or None when the journal no longer reaches back to ``after`` (it predates the last
+        checkpoint). Called from inside a fan-out, so it takes no lock (the caller holds it)."""
+        if after >= self.seq:
+            return []
+        if after + 1 not in self._entries:
+            return None
+        out = []
+        for seq, _, _, vecs in records_after(self.wal_path, after):
+            if seq > self.seq:  # during open's replay the file runs ahead of the index
+                break
+            old, ids = self._entries[seq]
+            xs = None if ids is None else np.ascontiguousarray(self._slices(vecs, rank))
+            out.append((seq, old, ids, xs))
+        return out
