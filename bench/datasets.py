@@ -7,8 +7,8 @@ can search them with L2; their distances stay ``1 - cos``.
 Ground truth is kept *exact*: the file's neighbour lists are re-scored in float64 and
 re-sorted (a float32 ``|x|^2 - 2<x,q> + |q|^2`` on un-centred, large-norm features can be off
 by far more than the 1e-3 slack of the recall definition). For a train prefix the ground truth
-is recomputed (faiss ``IndexFlatL2`` for candidates on centred data, then the same float64
-re-scoring).
+is recomputed (``sanny.engine.groundtruth.exact_knn``: float32 candidates on centred data,
+then the same float64 re-scoring).
 """
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sanny.engine.groundtruth import distances_to, exact_knn
+
 log = logging.getLogger(__name__)
 
 METRICS = ("euclidean", "angular")
-_SLACK = 20  # extra faiss candidates re-scored exactly, for float32 ties near rank k
 
 
 @dataclass
@@ -45,25 +46,6 @@ def normalize(x: np.ndarray) -> np.ndarray:
     return (x / np.where(norms > 0, norms, 1)).astype(np.float32)
 
 
-def distances_to(train: np.ndarray, q: np.ndarray, ids: np.ndarray, metric: str) -> np.ndarray:
-    """Exact float64 distances of ``q[m, d]`` to ``train[ids[m, c]]`` (inf where id < 0).
-    Angular expects unit rows; it returns ``1 - cos``."""
-    out = np.full(ids.shape, np.inf)
-    if ids.size == 0:
-        return out
-    step = max(1, (32 << 20) // max(1, ids.shape[1] * q.shape[1] * 8))
-    for a in range(0, len(q), step):
-        i = ids[a: a + step]
-        x = train[np.maximum(i, 0)].astype(np.float64)
-        qa = q[a: a + step, None, :].astype(np.float64)
-        if metric == "angular":
-            d = 1.0 - (x * qa).sum(-1)
-        else:
-            d = np.sqrt(((x - qa) ** 2).sum(-1))
-        out[a: a + step] = np.where(i >= 0, d, np.inf)
-    return out
-
-
 def _rescore(train, test, ids, metric, k):
     d = distances_to(train, test, ids, metric)
     order = np.argsort(d, axis=1, kind="stable")[:, :k]
@@ -73,18 +55,12 @@ def _rescore(train, test, ids, metric, k):
 
 def exact_ground_truth(train: np.ndarray, test: np.ndarray, metric: str, k: int = 100):
     """Exact ``(neighbors[m, k] int32, distances[m, k] float32)`` of ``test`` in ``train``."""
-    import faiss
-
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if metric == "angular":
         train, test = normalize(train), normalize(test)
-    k = min(k, len(train))
-    mu = train.mean(0, dtype=np.float64).astype(np.float32)  # centring keeps float32 L2 precise
-    flat = faiss.IndexFlatL2(train.shape[1])
-    flat.add(np.ascontiguousarray(train - mu))
-    _, ids = flat.search(np.ascontiguousarray(test - mu), min(k + _SLACK, len(train)))
-    return _rescore(train, test, ids.astype(np.int64), metric, k)
+    ids, d = exact_knn(train, test, min(k, len(train)), metric)
+    return ids.astype(np.int32), d.astype(np.float32)
 
 
 def load(path: str, prefix: int | None = None) -> Dataset:

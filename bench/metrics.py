@@ -7,11 +7,15 @@ import logging
 
 import numpy as np
 
+from sanny.engine.groundtruth import SLACK
+from sanny.engine.groundtruth import recall_per_query as recall_per_query_of
+
 from .datasets import Dataset, distances_to
+from .procs import status_bytes
 
 log = logging.getLogger(__name__)
 
-EPSILON = 1e-3  # ann-benchmarks' slack on the k-th true distance
+EPSILON = SLACK  # ann-benchmarks' slack on the k-th true distance (engine.groundtruth)
 
 
 def recall_per_query(ds: Dataset, ids: np.ndarray, k: int) -> np.ndarray:
@@ -27,8 +31,7 @@ def recall_per_query(ds: Dataset, ids: np.ndarray, k: int) -> np.ndarray:
     first[:, 1:] = s[:, 1:] != s[:, :-1]
     s = np.where(first, s, -1)
     d = distances_to(ds.train, ds.test, s, ds.metric)
-    threshold = ds.distances[:, k - 1].astype(np.float64) + EPSILON
-    return (d <= threshold[:, None]).sum(1) / k
+    return recall_per_query_of(d, ds.distances[:, k - 1], k)
 
 
 def recall(ds: Dataset, ids: np.ndarray, k: int = 10) -> float:
@@ -45,20 +48,8 @@ def release_memory() -> None:
         log.debug("malloc_trim unavailable; RSS includes allocator caches")
 
 
-def _status(field: str) -> int | None:
-    """A ``/proc/self/status`` field in bytes (Linux only; None elsewhere)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 def rss_bytes() -> int | None:
-    return _status("VmRSS")
+    return status_bytes("VmRSS")
 
 
 def reset_peak() -> bool:
@@ -72,4 +63,4 @@ def reset_peak() -> bool:
 
 
 def peak_bytes() -> int | None:
-    return _status("VmHWM")
+    return status_bytes("VmHWM")

@@ -36,15 +36,22 @@ def alive(pid: int, start: int | None = None) -> bool:
     return st is not None and st[0] != "Z" and (start is None or st[2] == start)
 
 
-def rss_mb(pid: int) -> float | None:
+def status_bytes(field: str, pid: int | str = "self") -> int | None:
+    """A ``/proc/<pid>/status`` memory field (``VmRSS``, ``VmHWM``) in bytes; None when the
+    process is gone or the field is missing (Linux only)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
     except OSError:
         return None
     return None
+
+
+def rss_mb(pid: int) -> float | None:
+    b = status_bytes("VmRSS", pid)
+    return None if b is None else b / (1 << 20)
 
 
 def cmdline(pid: int) -> str:

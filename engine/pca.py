@@ -57,9 +57,6 @@ class PCA:
         r2 = (xc * xc).sum(1) - (y * y).sum(1)
         return y, np.sqrt(np.maximum(r2, 0)).astype(np.float32)
 
-    def explained(self, total_variance: float) -> float:
-        return float(self.variances.sum() / total_variance) if total_variance > 0 else 1.0
-
     def state(self) -> dict[str, np.ndarray]:
         return {"mean": self.mean, "components": self.components, "variances": self.variances}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sanny.workers.inner import SMALL_BATCH, topk_rows
+from sanny.workers.kernels import SMALL_BATCH, topk_rows
 
 
 

@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from sanny.workers.arrays import grown
+
 from sanny.workers.slices import live_lookup
 
 
@@ -36,21 +38,13 @@ class VectorStore:
     def _grow(self, need: int) -> None:
         if need <= len(self.live):
             return
-        cap = max(need, 2 * len(self.live))
-        live = np.zeros(cap, bool)
-        live[: self.size] = self.live[: self.size]
-        self.live = live
+        need = max(need, 2 * len(self.live))  # every array keeps the same capacity
+        self.live = grown(self.live, need, self.size)
         if not self.keep_vectors:
             return
-        v = np.zeros((cap, self.dim), np.float32)
-        v[: self.size] = self.vectors[: self.size]
-        self.vectors = v
+        self.vectors = grown(self.vectors, need, self.size)
         if self.space.shape[1]:
-            sp = np.zeros((cap, self.space.shape[1]), np.float32)
-            sp[: self.size] = self.space[: self.size]
-            r = np.zeros(cap, np.float32)
-            r[: self.size] = self.resid[: self.size]
-            self.space, self.resid = sp, r
+            self.space, self.resid = grown(self.space, need, self.size), grown(self.resid, need, self.size)
 
     def add(self, keys: list[str], vectors: np.ndarray, projected=None) -> np.ndarray:
         """New ids for new keys (callers remove old ones first). ``projected``: (space, resid)."""

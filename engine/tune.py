@@ -1,5 +1,5 @@
 """Ask for a recall, get the knobs: pick ``T``/``epsilon`` (and optionally ``S``) from held-out
-sample queries measured against exact ground truth.
+sample queries measured against exact ground truth (``groundtruth``: the benchmark's recall).
 
 Without user queries, a sample of stored vectors is used as queries with each one excluded from
 its own results and ground truth (otherwise every query finds itself and recall is inflated).
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from . import rerank
+from . import groundtruth
 from sanny.workers.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -32,32 +32,10 @@ class TuneResult:
     table: list[dict] = field(default_factory=list)
 
 
-def exact_topk(index, q: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
-    """Exact k-th distances (additive form) by brute force over the coordinator's vectors."""
+def exact_kth(index, q: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Exact k-th user distance of each query over the coordinator's live vectors."""
     X, live = index.stored_vectors()
-    n = len(X)
-    norms = (X * X).sum(1)
-    out = np.empty(len(q), np.float64)
-    for a in range(0, len(q), 256):
-        qa = q[a: a + 256]
-        dot = qa @ X.T
-        d = -dot if index.config.metric == "ip" else norms - 2 * dot + (qa * qa).sum(1)[:, None]
-        d[:, ~live] = np.inf
-        if exclude is not None:
-            d[np.arange(len(qa)), exclude[a: a + 256]] = np.inf
-        # the expansion above is fast but loses precision on long vectors: re-score a few
-        # more than k of its best exactly, from differences
-        top = np.argpartition(d, min(k + 8, n) - 1, axis=1)[:, : min(k + 8, n)]
-        top[~np.isfinite(np.take_along_axis(d, top, 1))] = -1
-        ex = rerank.score(qa, top, X, index.config.metric).astype(np.float64)
-        out[a: a + 256] = np.sort(ex, axis=1)[:, k - 1]
-    return out
-
-
-def _additive(index, d: np.ndarray) -> np.ndarray:
-    """Undo the user-facing distance transform (L2 -> squared, 1-cos -> squared chord)."""
-    m = index.config.metric
-    return d * d if m == "l2" else (2 * d if m == "cosine" else d)
+    return groundtruth.exact_knn(X, q, k, index.config.metric, live=live, exclude=exclude)[1][:, k - 1]
 
 
 def sample_queries(index, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -78,22 +56,22 @@ def tune(index, target_recall: float = 0.95, queries: np.ndarray | None = None, 
         queries, self_ids = sample_queries(index, n_queries)
     q = index.prepare_queries(np.asarray(queries, np.float32))
     k = min(k, len(index) - (1 if self_ids is not None else 0))
-    kth = exact_topk(index, q.x, k, self_ids)
+    kth = exact_kth(index, q.x, k, self_ids)
+    X, _ = index.stored_vectors()
     Ts = Ts or sorted({t for t in (k, 2 * k, 3 * k, 5 * k, 10 * k, 20 * k, 40 * k, 80 * k) if t <= 100_000})
     rows = []
     combos = [(T, e) for T in Ts for e in epsilons]
     for T, eps in tqdm(combos, desc="tune", disable=not progress, leave=False):
         kk = k + (self_ids is not None)
         t0 = time.perf_counter()
-        ids, d = index.search_ids(q, kk, T=max(T, kk), epsilon=eps)
+        ids, _ = index.search_ids(q, kk, T=max(T, kk), epsilon=eps)
         dt = time.perf_counter() - t0
         if self_ids is not None:  # drop each query's own id, keep the next k
-            keep = ids != self_ids[:, None]
-            d = np.where(keep, d, np.inf)
-            d = np.sort(d, axis=1)[:, :k]
-        ok = _additive(index, d) <= kth[:, None] * (1 + 1e-5) + 1e-6
-        rows.append({"T": int(T), "epsilon": float(eps), "recall": float(ok.sum(1).mean() / k),
-                     "qps": len(q) / dt})
+            ids = np.where(ids != self_ids[:, None], ids, -1)
+            ids = np.take_along_axis(ids, np.argsort(ids < 0, axis=1, kind="stable"), 1)
+        found = groundtruth.distances_to(X, q.x, ids[:, :k], index.config.metric)
+        recall = float(groundtruth.recall_per_query(found, kth, k).mean())
+        rows.append({"T": int(T), "epsilon": float(eps), "recall": recall, "qps": len(q) / dt})
     good = [r for r in rows if r["recall"] >= target_recall]
     best = max(good, key=lambda r: (r["qps"], -r["T"])) if good else max(rows, key=lambda r: (r["recall"], r["qps"]))
     if not good:

@@ -11,28 +11,10 @@ import os
 import numpy as np
 import pytest
 
+from sanny.bench.synthetic import clustered, low_rank  # noqa: F401 - the tests' data, via conftest
 from sanny.engine import Index, IndexConfig, InnerParams
 
 # -- data -------------------------------------------------------------------------------
-
-
-def clustered(n: int, dim: int, seed: int, n_clusters: int = 20, spread: float = 1.0,
-              center_seed: int = 1234) -> np.ndarray:
-    """Gaussian blobs around fixed centres (``center_seed``), so data and queries drawn with
-    different ``seed`` share the same clusters."""
-    centers = np.random.default_rng(center_seed).normal(size=(n_clusters, dim)) * 3.0
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, n_clusters, n)
-    return (centers[labels] + spread * rng.normal(size=(n, dim))).astype(np.float32)
-
-
-def low_rank(n: int, dim: int, seed: int, latent: int = 4, noise: float = 0.02,
-             basis_seed: int = 4321) -> np.ndarray:
-    """Points near a ``latent``-dimensional linear subspace of R^dim (low intrinsic dimension)."""
-    basis = np.random.default_rng(basis_seed).normal(size=(latent, dim))
-    rng = np.random.default_rng(seed)
-    z = rng.normal(size=(n, latent))
-    return (z @ basis + noise * rng.normal(size=(n, dim))).astype(np.float32)
 
 
 def small_data() -> np.ndarray:

@@ -3,25 +3,24 @@ and a seeded dataset. Every process is started on a free loopback port and stopp
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 
+from sanny.bench.procs import Proc
+from sanny.bench.synthetic import clustered
 from sanny.engine import Index, IndexConfig
 
-START_TIMEOUT = 20.0
+START_TIMEOUT = 60.0  # a busy 2-core machine
 
 
 class WorkerProcess:
-    """``python -m sanny.engine worker`` on 127.0.0.1; ``port`` 0 = pick a free one (kept for restarts)."""
+    """``python -m sanny.engine worker`` on 127.0.0.1 (``bench.procs.Proc``: started in its own
+    session, ready once its log shows the port); ``port`` 0 = pick a free one (kept for restarts)."""
 
     def __init__(self, data_dir: str, port: int = 0):
         self.data_dir, self.port = str(data_dir), port
-        self.proc: subprocess.Popen | None = None
+        self.proc: Proc | None = None
         self.start()
 
     @property
@@ -30,46 +29,27 @@ class WorkerProcess:
 
     def start(self) -> None:
         log = os.path.join(os.path.dirname(self.data_dir), os.path.basename(self.data_dir) + ".log")
-        with open(log, "w") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sanny.engine", "worker", "--listen", f"127.0.0.1:{self.port}",
-                 "--data-dir", self.data_dir, "--grace", "1"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        end = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < end:
-            with open(log) as f:
-                m = re.search(r"listening on 127\.0\.0\.1:(\d+)", f.read())
-            if m:
-                self.port = int(m.group(1))
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        with open(log) as f:
-            raise RuntimeError(f"worker did not start: {f.read()[-2000:]}")
+        self.proc = Proc("worker", ["worker", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
+                                    "--grace", "1"], log, r"listening on 127\.0\.0\.1:(\d+)")
+        try:
+            self.port = self.proc.wait_ready(START_TIMEOUT).port
+        except RuntimeError:
+            self.stop()
+            raise
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no save."""
         os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
+        self.proc.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        if self.proc is not None:
+            self.proc.stop(timeout=10)
 
 
 def dataset(n: int = 2000, dim: int = 32, m: int = 20, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(16, dim)) * 3
-    x = (centers[rng.integers(0, 16, n)] + rng.normal(size=(n, dim))).astype(np.float32)
-    q = (centers[rng.integers(0, 16, m)] + rng.normal(size=(m, dim))).astype(np.float32)
+    x = clustered(n, dim, seed, n_clusters=16, center_seed=seed + 100)
+    q = clustered(m, dim, seed + 1, n_clusters=16, center_seed=seed + 100)
     return x, q, [f"k{i}" for i in range(n)]
 
 

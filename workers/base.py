@@ -56,7 +56,6 @@ class SearchParams:
     epsilon: float = 0.1  # NGT's search range expansion
     edge_size: int = -1   # NGT; -1: the index's edge_size_for_search
     ef_search: int = 0    # faiss HNSW; 0: 2*T (never below T)
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass

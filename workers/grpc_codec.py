@@ -8,7 +8,7 @@ from google.protobuf import json_format, struct_pb2
 
 from sanny.v1 import worker_pb2 as pb
 
-from .base import InnerParams, SearchParams
+from .base import InnerParams
 
 EPOCH_HEADER = "sanny-epoch"
 
@@ -61,13 +61,13 @@ def spec_dict(m: pb.WorkerSubspaces) -> dict:
 
 
 def params_msg(p: dict) -> pb.WorkerSearchParams:
+    # field 4 (``extra``) of the message is unused: never sent, ignored when received
     return pb.WorkerSearchParams(epsilon=p.get("epsilon", 0.1), edge_size=p.get("edge_size", -1),
-                                 ef_search=p.get("ef_search", 0), extra=struct(p.get("extra") or {}))
+                                 ef_search=p.get("ef_search", 0))
 
 
 def params_dict(m: pb.WorkerSearchParams) -> dict:
-    d = {"epsilon": m.epsilon, "edge_size": m.edge_size, "ef_search": m.ef_search, "extra": unstruct(m.extra)}
-    return {k: v for k, v in d.items() if k in SearchParams.__dataclass_fields__}
+    return {"epsilon": m.epsilon, "edge_size": m.edge_size, "ef_search": m.ef_search}
 
 
 def position_msg(p: dict) -> pb.WorkerPosition:

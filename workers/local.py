@@ -13,7 +13,8 @@ import tempfile
 import numpy as np
 
 from .base import SearchParams, Worker, WorkerSite, WorkerSpec
-from .inner import make_inner, partial
+from .inner import make_inner
+from .kernels import partial
 from .slices import SliceStore
 
 

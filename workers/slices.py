@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import grown
+
 
 def live_lookup(live: np.ndarray, size: int, ids: np.ndarray) -> np.ndarray:
     """Vectorised liveness of ``ids`` in a mask by id; ``-1`` and out-of-range ids are not live."""
@@ -35,14 +37,9 @@ class SliceStore:
     def _grow(self, need: int) -> None:
         if need <= self.capacity:
             return
-        cap = max(need, 2 * self.capacity)
-        for i, a in enumerate(self.arrays):
-            b = np.zeros((cap, a.shape[1]), np.float32)
-            b[: self.size] = a[: self.size]
-            self.arrays[i] = b
-        live = np.zeros(cap, bool)
-        live[: self.size] = self.live[: self.size]
-        self.live = live
+        need = max(need, 2 * self.capacity)  # every array keeps the same capacity
+        self.arrays = [grown(a, need, self.size) for a in self.arrays]
+        self.live = grown(self.live, need, self.size)
 
     def put(self, ids: np.ndarray, parts: list[np.ndarray]) -> None:
         """Store ``parts[s][n, widths[s]]`` under ``ids[n]``."""

@@ -51,7 +51,7 @@ def register(subparsers) -> None:
     g.add_argument("--dim", type=int)
     g.add_argument("--S", type=int)
     g.add_argument("--metric", choices=["l2", "cosine", "ip"])
-    g.add_argument("--inner", choices=["ngt", "exact"])
+    g.add_argument("--inner", choices=["ngt", "hnsw", "exact"])
     p.add_argument("--listen", help=f"HOST:PORT (default {DEFAULT_LISTEN}; port 0 picks a free one)")
     p.add_argument("--config", help="TOML (or YAML) file: [server], [index], [workers] tables")
     p.add_argument("--tls-cert", help="server certificate (PEM); needs --tls-key")

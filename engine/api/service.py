@@ -10,7 +10,6 @@ its deadline stops working instead of finishing the whole batch for nobody. Serv
 from __future__ import annotations
 
 
-import grpc
 import numpy as np
 
 from sanny.v1 import sanny_pb2 as pb
