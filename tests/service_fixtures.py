@@ -38,9 +38,13 @@ def matrix(x) -> pb.Matrix:
     return pb.Matrix(rows=x.shape[0], dim=x.shape[1], values=x.ravel().tolist())
 
 
+HOLD_LIMIT = 60.0  # a held search gives up after this long (a broken test must not hang)
+
+
 class ProxyWorker(Worker):
     """A remote-looking worker (not a LocalWorker) around a LocalWorker, with fault injection:
-    ``delay`` seconds per search, ``down`` makes every call raise WorkerUnavailable."""
+    ``delay`` seconds per search, ``down`` makes every call raise WorkerUnavailable, ``hold``
+    (an Event) makes every search wait until it is set; ``entered`` is set when a search starts."""
 
     def __init__(self, spec, site):
         self.inner = LocalWorker(spec, site.workdir)
@@ -48,6 +52,8 @@ class ProxyWorker(Worker):
         self.delay = 0.0
         self.down = False
         self.searches = 0
+        self.hold: threading.Event | None = None
+        self.entered = threading.Event()
 
     def _check(self):
         if self.down:
@@ -64,6 +70,9 @@ class ProxyWorker(Worker):
     def search(self, queries, T, params):
         self._check()
         self.searches += 1
+        self.entered.set()
+        if self.hold is not None and not self.hold.wait(HOLD_LIMIT):
+            raise RuntimeError(f"test never released the held search ({HOLD_LIMIT} s)")
         time.sleep(self.delay)
         return self.inner.search(queries, T, params)
 

@@ -1,8 +1,8 @@
 """Leaving run_server stops gracefully: a call in flight finishes with its answer, later calls
-are refused, and health went NOT_SERVING first."""
+are refused, and health went NOT_SERVING first (the in-flight search is held until then)."""
 from __future__ import annotations
 
-import time
+import threading
 
 import grpc
 import pytest
@@ -18,34 +18,37 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 @pytest.fixture
-def slow(tmp_path):
+def held(tmp_path):
     ix = make_index(tmp_path / "idx", worker_factory=ProxyWorker)
     ix.insert(keys(20), data(20))
     yield ix
     ix.close(save=False)
 
 
-def test_in_flight_call_finishes(slow, monkeypatch):
+def test_in_flight_call_finishes(held, monkeypatch):
     states = []
+    release = threading.Event()
     real = server_mod.health.HealthServicer.set
 
     def spy(self, service, status):
         states.append((service, status))
         real(self, service, status)
+        if status == NOT_SERVING:  # shutdown has begun: only now let the held search finish
+            release.set()
     monkeypatch.setattr(server_mod.health.HealthServicer, "set", spy)
 
-    with served(slow, grace=5.0) as port:
-        c = Client(f"127.0.0.1:{port}", timeout=10)
+    with served(held, grace=30.0) as port:
+        c = Client(f"127.0.0.1:{port}", timeout=60)
         c.wait_ready()
-        for w in slow.workers:
-            w.delay = 0.5
+        for w in held.workers:
+            w.hold = release
         join = in_thread(c.search, data(2, seed=1), 3)
-        time.sleep(0.2)  # the search is now in flight
+        assert held.workers[0].entered.wait(30)  # the search is now in flight
     # run_server returned: the server waited for the search
     keys_, err = join()
     assert err is None and keys_[0].shape == (2, 3)
     assert {("", NOT_SERVING), (SERVICE_NAME, NOT_SERVING)} <= set(states)
     with pytest.raises(grpc.RpcError) as e:
-        c.info(timeout=2)
+        c.info(timeout=10)
     assert e.value.code() == grpc.StatusCode.UNAVAILABLE
     c.close()

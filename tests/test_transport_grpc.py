@@ -3,9 +3,8 @@ workers (local and distributed re-rank), a killed worker fails fast, a hung one 
 deadline, and a restarted one is caught up from the coordinator's log with nothing lost."""
 from __future__ import annotations
 
-import os
-import signal
-import time
+import contextlib
+import threading
 
 import grpc
 import numpy as np
@@ -16,6 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from sanny.engine import Index, IndexConfig, InnerParams, WorkerUnavailable
 from sanny.workers.errors import DeadlineExceeded
 from sanny.workers.deadline import deadline
+from sanny.workers.grpc_server import run_server as run_worker_server
 from sanny.workers.transports import factory_from_config
 
 from transport_helpers import WorkerProcess, build, dataset
@@ -73,11 +73,9 @@ def test_worker_killed_fails_fast_then_restart_loses_nothing(tmp_path):
         ix.insert(keys[1000:1200], x[1000:1200])  # acknowledged after the last save
         procs[1].kill()
 
-        t0 = time.monotonic()
-        with pytest.raises(WorkerUnavailable, match="127.0.0.1"):
+        with pytest.raises(WorkerUnavailable, match="127.0.0.1"):  # not DeadlineExceeded: it failed fast
             with deadline(5):
                 ix.search(q, 10)
-        assert time.monotonic() - t0 < 2.0
         assert ix.workers[0].stats()["state"] == "ready"
         with pytest.raises(WorkerUnavailable):
             ix.workers[1].stats()
@@ -107,25 +105,39 @@ def test_worker_killed_fails_fast_then_restart_loses_nothing(tmp_path):
             p.stop()
 
 
-def test_hung_worker_hits_the_deadline_and_recovers(tmp_path, workers):
+class Address:
+    def __init__(self, port: int):
+        self.address = f"127.0.0.1:{port}"
+
+
+def test_hung_worker_hits_the_deadline_and_recovers(tmp_path):
+    """Two in-process worker servers; the first one's searches are held (it accepts the call
+    and does not answer) until the test releases them."""
     x, q, keys = dataset(n=500)
-    ix = build(tmp_path / "idx", IndexConfig(dim=32, S=4, workers=2, inner=EXACT), x, keys,
-               grpc_factory(workers, timeout=2.0))
-    os.kill(workers[0].proc.pid, signal.SIGSTOP)  # accepts connections, never answers
-    try:
-        t0 = time.monotonic()
-        with pytest.raises(DeadlineExceeded):
-            with deadline(0.5):
+    release = threading.Event()
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(run_worker_server(str(tmp_path / f"w{i}"))) for i in range(2)]
+        host = servers[0][2]
+        real = host.call
+
+        def held(method, epoch, **kw):
+            if method == "search" and not release.wait(60):
+                raise RuntimeError("the test never released the held search")
+            return real(method, epoch, **kw)
+        host.call = held
+        ix = build(tmp_path / "idx", IndexConfig(dim=32, S=4, workers=2, inner=EXACT), x, keys,
+                   grpc_factory([Address(port) for _, port, _ in servers], timeout=2.0))
+        try:
+            with pytest.raises(DeadlineExceeded):  # the caller's deadline, shorter than the transport's
+                with deadline(0.5):
+                    ix.search(q, 10)
+            with pytest.raises(WorkerUnavailable, match="did not answer"):  # the transport's own default
                 ix.search(q, 10)
-        assert time.monotonic() - t0 < 1.5
-        t0 = time.monotonic()
-        with pytest.raises(WorkerUnavailable, match="did not answer"):  # the transport's own default
-            ix.search(q, 10)
-        assert time.monotonic() - t0 < 4.0
-    finally:
-        os.kill(workers[0].proc.pid, signal.SIGCONT)
-    assert ix.search(q, 10)[0].shape == (len(q), 10)
-    ix.close(save=False)
+            release.set()
+            assert ix.search(q, 10)[0].shape == (len(q), 10)
+        finally:
+            release.set()
+            ix.close(save=False)
 
 
 def test_worker_serves_health_and_reflection(workers):

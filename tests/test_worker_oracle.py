@@ -232,6 +232,18 @@ def test_reinsert_same_id_replaces(worker, data):
     assert d[0, 0] == pytest.approx(0.0, abs=1e-4)
 
 
+def assert_same_up_to_ties(got, want) -> None:
+    """Same distances in every (subspace, query) row, and the same ids wherever the distance is
+    below the row's last one: ids at equal distances may come in another order (as faiss' own
+    tests compare), and a tie at the T-th place may keep either member."""
+    (gi, gd), (wi, wd) = got, want
+    np.testing.assert_array_equal(gd, wd)
+    inner_rows = wd < wd[..., -1:]
+    for g, w, m in zip(gi.reshape(-1, gi.shape[-1]), wi.reshape(-1, wi.shape[-1]),
+                       inner_rows.reshape(-1, inner_rows.shape[-1])):
+        assert set(g[m].tolist()) == set(w[m].tolist())
+
+
 @pytest.mark.parametrize("inner", [EXACT, NGT], ids=["exact", "ngt"])
 def test_save_load_round_trip(worker, tmp_path, data, inner):
     X, Q, ids = data
@@ -250,11 +262,7 @@ def test_save_load_round_trip(worker, tmp_path, data, inner):
         assert (after[0] == before[0]).all()
         np.testing.assert_array_equal(after[1], before[1])
     else:
-        # NGT: in about one full-suite run in three, a reloaded graph answered a few
-        # (subspace, query) rows differently (approximate search, same data); the rest must match
-        rows_same = (after[0] == before[0]).all(axis=2)
-        assert rows_same.mean() >= 0.95
-        np.testing.assert_array_equal(after[1][rows_same], before[1][rows_same])
+        assert_same_up_to_ties(after, before)
         assert not np.isin(after[0], ids[:100]).any()   # removed ids stay removed after reload
     assert w2.stats()["count"] == len(ids) - 100
     # the loaded worker keeps working: insert + remove
