@@ -189,8 +189,8 @@ class Index:
         return validate.unit(x, field) if self.config.metric == "cosine" else x
 
     def _log_and_apply(self, op: int, keys: list[str], x: np.ndarray | None) -> None:
+        self.wal.append(self.seq + 1, op, keys, x)  # raises (nothing applied) if not durable
         self.seq += 1
-        self.wal.append(self.seq, op, keys, x)
         self._dirty = True
         self._apply(op, keys, x)
         self._build()
