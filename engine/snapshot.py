@@ -85,7 +85,12 @@ def write_checksums(snap: str) -> None:
     """Record size and crc32 of every file in ``snap`` (call after everything else is written)."""
     sums = {rel: [os.path.getsize(os.path.join(snap, rel)), _crc(os.path.join(snap, rel))] for rel in _files(snap)}
     with open(os.path.join(snap, CHECKSUMS), "w") as f:
-        json.dump({"crc32": sums}, f, indent=0)
+        json.dump({"crc32": sums, "self": _self_crc(sums)}, f, indent=0)
+
+
+def _self_crc(sums: dict) -> int:
+    """Checksum of the checksum table itself, so a damaged table is named as such."""
+    return zlib.crc32(json.dumps(sums, sort_keys=True).encode())
 
 
 def verify(snap: str) -> None:
@@ -94,11 +99,14 @@ def verify(snap: str) -> None:
     name = os.path.basename(snap)
     try:
         with open(os.path.join(snap, CHECKSUMS)) as f:
-            sums = json.load(f)["crc32"]
+            table = json.load(f)
+        sums = table["crc32"]
+        if _self_crc(sums) != table["self"]:
+            raise ValueError("its own checksum differs")
     except FileNotFoundError:
         log.info("%s has no %s (saved before snapshot checksums): not verified", snap, CHECKSUMS)
         return
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
         raise IndexCorrupt(f"snapshot {name}: {CHECKSUMS} is damaged: {e}") from None
     for rel, want in sorted(sums.items()):
         path = os.path.join(snap, rel)
