@@ -197,8 +197,8 @@ class Durable:
         return self._space(x)[:, self.columns[i]]
 
     def _log_and_apply(self, op: int, keys: list[str], x: np.ndarray | None) -> None:
+        self.wal.append(self.seq + 1, op, keys, x)  # raises before any state changes
         self.journal.seq += 1
-        self.wal.append(self.seq, op, keys, x)
         self._dirty = True
         self._apply(op, keys, x)
         self._build()

@@ -100,8 +100,13 @@ class VectorStore:
         if project is not None and keep_vectors:
             space_dim = project(np.zeros((1, dim), np.float32))[0].shape[1]
         st = cls(dim, keep_vectors, capacity=max(1024, len(keys)), space_dim=space_dim)
+        if not isinstance(keys, list) or not all(k is None or isinstance(k, str) for k in keys):
+            raise ValueError("keys.json is not a list of keys")
         st.keys = keys
         st.ids = {k: i for i, k in enumerate(keys) if k is not None}
+        if len(st.ids) != len(keys) - keys.count(None):  # one key on two ids: mis-mapped results
+            dup = next(k for i, k in enumerate(keys) if k is not None and st.ids[k] != i)
+            raise ValueError(f"keys.json: key {dup!r} appears more than once")
         st.live[: len(keys)] = [k is not None for k in keys]
         if keep_vectors:
             v = np.load(os.path.join(path, "vectors.npy"))

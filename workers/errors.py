@@ -29,6 +29,15 @@ class IndexCorrupt(SannyError):
     """An index directory that is missing, incomplete or damaged."""
 
 
+class WriteFailed(SannyError):
+    """A write could not be made durable (an I/O error on the write-ahead log). Nothing of it
+    was kept: the log was rolled back and the index in memory is unchanged."""
+
+
+class StorageFull(WriteFailed):
+    """A write failed because the disk is full (ENOSPC / EDQUOT); retry once space is freed."""
+
+
 class WorkerUnavailable(SannyError):
     """A subspace worker cannot be reached or failed (raised by remote worker transports)."""
 

@@ -6,6 +6,8 @@
     IndexCorrupt        FAILED_PRECONDITION
     WorkerUnavailable   UNAVAILABLE         also ConnectionError, TimeoutError, a failed worker
                                             RPC and Ray actor/task errors
+    StorageFull         RESOURCE_EXHAUSTED  disk full: the write was rolled back, nothing applied
+    WriteFailed         UNAVAILABLE         other I/O error on the WAL: rolled back, nothing applied
     DeadlineExceeded    DEADLINE_EXCEEDED   the client's deadline passed during worker calls
     Abort               its own code        service-level (deadline, cancellation)
     anything else       INTERNAL            logged with its traceback
@@ -17,7 +19,7 @@ import logging
 import grpc
 
 from sanny.workers.errors import (AlreadyExists, DeadlineExceeded, IndexCorrupt, InvalidArgument, NotFound,
-                                  WorkerUnavailable)
+                                  StorageFull, WorkerUnavailable, WriteFailed)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ _BY_TYPE = [
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (IndexCorrupt, grpc.StatusCode.FAILED_PRECONDITION),
+    (StorageFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (WriteFailed, grpc.StatusCode.UNAVAILABLE),
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (WorkerUnavailable, grpc.StatusCode.UNAVAILABLE),
     (ConnectionError, grpc.StatusCode.UNAVAILABLE),
