@@ -56,14 +56,15 @@ def variants(src: str, out_dir: str) -> dict[str, str]:
     return paths
 
 
-def save_checkpoint(path: str, seed: int = 7) -> str:
-    """A seeded ResNet-50 state dict (untrained) saved with ``torch.save``."""
+def save_checkpoint(path: str, seed: int = 7, name: str = "resnet50") -> str:
+    """A seeded, untrained state dict of the full classifier ``name`` (torchvision's key layout,
+    ``fc`` included, as a published checkpoint has it) saved with ``torch.save``."""
     import torch
-    from torchvision import models
+    from sanny.engine.extract import nets
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        m = models.resnet50(weights=None)
+        m = nets.build(name)
     torch.save(m.state_dict(), path)
     return path
 
@@ -77,7 +78,7 @@ _CACHE: dict[str, str] = {}
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory) -> str:
     """Path of the saved ResNet-50 state dict, written once per session."""
-    pytest.importorskip("torchvision")
+    pytest.importorskip("torch")
     if "ck" not in _CACHE:
         _CACHE["ck"] = save_checkpoint(str(tmp_path_factory.mktemp("weights") / "resnet50.pt"))
     return _CACHE["ck"]

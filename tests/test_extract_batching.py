@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("torch")
-pytest.importorskip("torchvision")
 
 from sanny.engine.extract.extractor import Extractor  # noqa: E402
 

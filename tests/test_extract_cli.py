@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("torch")
-pytest.importorskip("torchvision")
 
 from sanny.engine import vectorfile  # noqa: E402
 

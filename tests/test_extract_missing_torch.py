@@ -15,7 +15,6 @@ from extract_helpers import picture, run_cli
 @pytest.fixture
 def no_torch(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
-    monkeypatch.setitem(sys.modules, "torchvision", None)
 
 
 def test_require_torch_names_the_extra(no_torch):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("torch")
-pytest.importorskip("torchvision")
 
 from sanny.engine import Index  # noqa: E402
 

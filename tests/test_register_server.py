@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("torch")
-pytest.importorskip("torchvision")
 
 from sanny.engine import Index, IndexConfig, InnerParams  # noqa: E402
 from sanny.engine.api.server import run_server  # noqa: E402

@@ -13,10 +13,12 @@ from .commands import cmd_extract, cmd_register, cmd_search_image
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("features (use the same values when registering and searching)")
-    g.add_argument("--model", default="resnet50", help="resnet50 (2048-d), efficientnet_b0 (1280-d), inception_v3 (2048-d)")
+    g.add_argument("--model", default="resnet50",
+                   help="resnet50 (2048-d), resnet101/152 (2048-d), resnet18/34 (512-d), efficientnet_b0 (1280-d)")
     g.add_argument("--weights", default="imagenet",
-                   help="'imagenet' (torchvision's cache; downloaded once when online), a state-dict file, "
-                        "or 'random' (untrained: colour/layout only)")
+                   help="'imagenet' (torchvision's published file in the torch hub cache, e.g. "
+                        "~/.cache/torch/hub/checkpoints/resnet50-11ad3fa6.pth; downloaded once when online), "
+                        "IMAGENET1K_V1/V2, a state-dict file, or 'random' (untrained: colour/layout only)")
     g.add_argument("--image-size", type=int, help="network input side (default: the model's, e.g. 224)")
     g.add_argument("--l2", action="store_true", help="L2-normalise features (again after PCA)")
     g.add_argument("--seed", type=int, default=0, help="initialisation seed for --weights random")

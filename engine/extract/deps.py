@@ -1,17 +1,20 @@
-"""The optional ``cnn`` extra: import torch/torchvision or say exactly what to install.
+"""The optional ``cnn`` extra: import torch or say exactly what to install.
 
 The engine and the service run without torch; only the image commands need it, and a user
 who lacks it should get one line naming the extra, not an ImportError from deep inside.
+torchvision is deliberately not needed (its wheels require the CUDA build of torch): the
+networks are defined in :mod:`.nets`.
 """
 from __future__ import annotations
 
 from sanny.workers.errors import SannyError
 
-INSTALL_HINT = "pip install 'sanny[cnn]'  (torch==2.14.1, torchvision==0.29.1, CPU build)"
+INSTALL_HINT = ("pip install 'sanny[cnn]'  (torch==2.13.0 CPU build, Pillow; for the CPU wheel add "
+                "--extra-index-url https://download.pytorch.org/whl/cpu if pip would fetch the CUDA one)")
 
 
 class MissingExtra(SannyError):
-    """torch / torchvision (the ``cnn`` extra) are not installed."""
+    """torch (the ``cnn`` extra) is not installed."""
 
 
 class WeightsUnavailable(SannyError):
@@ -19,11 +22,10 @@ class WeightsUnavailable(SannyError):
 
 
 def require_torch():
-    """``(torch, torchvision)`` or :class:`MissingExtra` naming the extra to install."""
+    """The ``torch`` module, or :class:`MissingExtra` naming the extra to install."""
     try:
         import torch
-        import torchvision
     except ImportError as e:  # also raised when sys.modules[name] is None
-        raise MissingExtra(f"CNN features need PyTorch and torchvision, which are not installed "
+        raise MissingExtra(f"CNN features need PyTorch, which is not installed "
                            f"({e}). Install the 'cnn' extra: {INSTALL_HINT}") from None
-    return torch, torchvision
+    return torch

@@ -31,27 +31,19 @@ class _Files:
     """Dataset item: ``(i, CHW float tensor or None, failure reason)``."""
 
     def __init__(self, files, prep: models.Preprocess, max_pixels: int):
-        import torch
-
         self.files, self.prep, self.max_pixels = files, prep, max_pixels
-        self.mean = torch.tensor(prep.mean).view(3, 1, 1)
-        self.std = torch.tensor(prep.std).view(3, 1, 1)
 
     def __len__(self):
         return len(self.files)
 
     def __getitem__(self, i):
-        import torch
-
         try:
             im = images.open_image(self.files[i], self.max_pixels, draft=self.prep.resize)
-            im = images.resize_crop(im, self.prep.resize, self.prep.crop, self.prep.resample)
+            return i, models.to_tensor(im, self.prep), ""
         except images.BadImage as e:
             return i, None, e.reason
         except Exception as e:  # noqa: BLE001 - a decoder bug on one file must not end the run
             return i, None, f"failed: {type(e).__name__}: {e}"
-        x = torch.from_numpy(np.asarray(im, np.uint8).copy()).permute(2, 0, 1).float().div_(255)
-        return i, (x - self.mean) / self.std, ""
 
 
 def _collate(items):
@@ -70,7 +62,7 @@ class Extractor:
                  batch_size: int = 32, threads: int | None = None, loader_workers: int | None = None,
                  l2: bool = False, pca: PCA | None = None, seed: int = 0,
                  max_pixels: int = images.DEFAULT_MAX_PIXELS, progress: bool = True):
-        torch, _ = require_torch()
+        torch = require_torch()
         if threads:
             torch.set_num_threads(int(threads))
         self.net = models.load(model, weights, image_size=image_size, seed=seed)

@@ -133,10 +133,12 @@ def _to_uint8(a: np.ndarray, mode: str) -> np.ndarray:
 def resize_crop(im: Image.Image, resize: int, crop: int, resample=Image.Resampling.BILINEAR) -> Image.Image:
     """Shorter side to ``resize`` (aspect kept), then the centre ``crop`` x ``crop`` square."""
     w, h = im.size
-    s = resize / min(w, h)
-    nw, nh = max(crop, round(w * s)), max(crop, round(h * s))
+    # sizes and offsets rounded as torchvision's Resize/CenterCrop do, so published weights see
+    # the inputs they were evaluated on; never smaller than the crop (torchvision would pad)
+    nw, nh = (resize, int(resize * h / w)) if w <= h else (int(resize * w / h), resize)
+    nw, nh = max(crop, nw), max(crop, nh)
     im = im.resize((nw, nh), resample)
-    left, top = (nw - crop) // 2, (nh - crop) // 2
+    left, top = int(round((nw - crop) / 2.0)), int(round((nh - crop) / 2.0))
     return im.crop((left, top, left + crop, top + crop))
 
 

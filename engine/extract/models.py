@@ -1,11 +1,13 @@
-"""The CNNs people use for image retrieval, with their classifier head removed.
+"""The CNNs offered for image retrieval, with their classifier head removed.
 
 The feature is the globally average-pooled output of the last convolutional stage (what the
-classifier would see). Preprocessing sizes come from torchvision's own weights entries, so
-``--weights imagenet`` is fed exactly what the weights were trained on. Weights:
+classifier would see). The networks are ours (:mod:`.nets`, plain torch, no torchvision) with
+torchvision's parameter names, so torchvision's published ImageNet checkpoints load as they
+are. Preprocessing sizes are the ones each checkpoint was evaluated with. Weights:
 
-* ``imagenet`` (or an enum member such as ``IMAGENET1K_V1``): torchvision's cache, downloaded
-  once when there is a network; offline with no cache -> :class:`WeightsUnavailable` with both fixes;
+* ``imagenet`` (or a tag such as ``IMAGENET1K_V1``): the checkpoint file in the torch hub cache
+  (``<torch.hub.get_dir()>/checkpoints/resnet50-11ad3fa6.pth`` ...), downloaded once when there
+  is a network; offline with no such file -> :class:`WeightsUnavailable` naming where to put it;
 * a path: a local state dict (``torch.save(model.state_dict())``; classifier keys are ignored);
 * ``random``: seeded initialisation (same network in every process), announced loudly.
 """
@@ -14,38 +16,50 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
+import numpy as np
 from PIL import Image
 
+from . import images
 from .deps import WeightsUnavailable, require_torch
 from sanny.workers.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 
+URL = "https://download.pytorch.org/models/"
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics
+MIN_SIZE = 32  # every network here downsamples by 32
+
 
 @dataclass(frozen=True)
-class Arch:
-    dim: int          # feature dimension
-    head: str         # attribute holding the classifier, replaced by Identity
-    min_size: int     # smallest input the network accepts
+class Checkpoint:
+    """One of torchvision's published ImageNet weight files and how its inputs were prepared."""
+    tag: str
+    file: str
+    resize: int = 256
+    crop: int = 224
+    bicubic: bool = False
 
 
-ARCHS = {
-    "resnet50": Arch(2048, "fc", 32),
-    "efficientnet_b0": Arch(1280, "classifier", 32),
-    "inception_v3": Arch(2048, "fc", 75),
+_V1, _V2 = "IMAGENET1K_V1", "IMAGENET1K_V2"
+# per network, torchvision's default checkpoint first
+CHECKPOINTS = {
+    "resnet18": (Checkpoint(_V1, "resnet18-f37072fd.pth"),),
+    "resnet34": (Checkpoint(_V1, "resnet34-b627a593.pth"),),
+    "resnet50": (Checkpoint(_V2, "resnet50-11ad3fa6.pth", 232), Checkpoint(_V1, "resnet50-0676ba61.pth")),
+    "resnet101": (Checkpoint(_V2, "resnet101-cd907fc2.pth", 232), Checkpoint(_V1, "resnet101-63fe2227.pth")),
+    "resnet152": (Checkpoint(_V2, "resnet152-f82ba261.pth", 232), Checkpoint(_V1, "resnet152-394f9c45.pth")),
+    "efficientnet_b0": (Checkpoint(_V1, "efficientnet_b0_rwightman-7f5810bc.pth", bicubic=True),),
 }
-_HEAD_KEYS = ("fc.", "classifier.", "AuxLogits.")
+DIMS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048, "resnet152": 2048,
+        "efficientnet_b0": 1280}
 
 
 def canonical(name: str) -> str:
-    n = name.lower().replace("-", "_")
-    n = {"resnet_50": "resnet50", "efficientnetb0": "efficientnet_b0", "inceptionv3": "inception_v3"}.get(n, n)
-    if n not in ARCHS:
-        raise InvalidArgument("model", f"unknown model {name!r}; choose one of {', '.join(ARCHS)}")
+    n = name.lower().replace("-", "_").replace("resnet_", "resnet").replace("efficientnetb0", "efficientnet_b0")
+    if n not in DIMS:
+        raise InvalidArgument("model", f"unknown model {name!r}; choose one of {', '.join(DIMS)}")
     return n
 
 
@@ -58,6 +72,16 @@ class Preprocess:
     resample: int     # PIL resampling filter
 
 
+def to_tensor(im: Image.Image, prep: Preprocess):
+    """RGB picture -> normalised float CHW tensor: resize, centre crop, ImageNet mean/std."""
+    import torch
+
+    im = images.resize_crop(im, prep.resize, prep.crop, prep.resample)
+    x = torch.from_numpy(np.asarray(im, np.uint8).copy()).permute(2, 0, 1).float().div_(255)
+    mean, std = torch.tensor(prep.mean).view(3, 1, 1), torch.tensor(prep.std).view(3, 1, 1)
+    return (x - mean) / std
+
+
 @dataclass
 class Network:
     module: object    # torch.nn.Module in eval mode, returning [n, dim] features
@@ -67,98 +91,94 @@ class Network:
     weights_id: str   # identifies the weights, stored with extracted features
 
 
-def _weights_entry(name: str, weights: str):
-    from torchvision import models
+def cache_path(ck: Checkpoint) -> str:
+    import torch
 
-    enum = models.get_model_weights(name)
+    return os.path.join(torch.hub.get_dir(), "checkpoints", ck.file)
+
+
+def checkpoint_for(name: str, weights: str) -> Checkpoint | None:
+    """The published checkpoint ``weights`` means: ``imagenet`` is the first one already in the
+    cache (else the default); a tag picks that one; a file named like one is that one."""
+    known = CHECKPOINTS[name]
     if weights.lower() in ("imagenet", "default"):
-        return enum.DEFAULT
-    try:
-        return enum[weights]
-    except KeyError:
-        return None
+        return next((c for c in known if os.path.exists(cache_path(c))), known[0])
+    return next((c for c in known if weights.upper() == c.tag or os.path.basename(weights) == c.file), None)
+
+
+def _published(name: str, weights: str) -> bool:
+    """``weights`` names a published checkpoint (``imagenet`` or a tag), not a file."""
+    return weights.lower() in ("imagenet", "default") or any(weights.upper() == c.tag for c in CHECKPOINTS[name])
 
 
 def preprocess_for(name: str, weights: str = "imagenet", image_size: int | None = None) -> Preprocess:
-    entry = _weights_entry(name, weights) or _weights_entry(name, "imagenet")
-    t = entry.transforms()
-    crop, resize = int(t.crop_size[0]), int(t.resize_size[0])
+    ck = checkpoint_for(name, weights) or CHECKPOINTS[name][0]
+    crop, resize = ck.crop, ck.resize
     if image_size:
-        if image_size < ARCHS[name].min_size:
-            raise InvalidArgument("image_size", f"{name} needs at least {ARCHS[name].min_size} pixels")
+        if image_size < MIN_SIZE:
+            raise InvalidArgument("image_size", f"{name} needs at least {MIN_SIZE} pixels")
         crop, resize = image_size, round(image_size * resize / crop)
-    resample = Image.Resampling.BICUBIC if "BICUBIC" in str(t.interpolation) else Image.Resampling.BILINEAR
-    return Preprocess(resize, crop, tuple(t.mean), tuple(t.std), int(resample))
+    resample = Image.Resampling.BICUBIC if ck.bicubic else Image.Resampling.BILINEAR
+    return Preprocess(resize, crop, MEAN, STD, int(resample))
 
 
 def load(name: str = "resnet50", weights: str = "imagenet", image_size: int | None = None,
          seed: int = 0) -> Network:
     """Build ``name`` with ``weights`` (see module doc) as a feature extractor."""
-    torch, _ = require_torch()
-    from torchvision import models
+    torch = require_torch()
+    from . import nets
 
     name = canonical(name)
     prep = preprocess_for(name, weights, image_size)  # checks image_size before any building
-    entry = _weights_entry(name, weights)
-    if entry is not None:
-        module, wid = _pretrained(name, entry), f"imagenet:{entry.name}"
+    ck = checkpoint_for(name, weights)
+    if _published(name, weights):
+        module, wid = _pretrained(name, ck), f"imagenet:{ck.tag}"
     elif weights == "random":
         log.warning("*** --weights random: %s is UNTRAINED (seed %d). Its features reflect colour and "
                     "layout, not what the images show. Use --weights imagenet or PATH for real search. ***",
                     name, seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            module = models.get_model(name, weights=None, **_plain_kwargs(name, init=True))
+            module = nets.headless(nets.build(name), name)
         wid = f"random:seed={seed}"
     else:
-        module, wid = _from_file(name, weights)
-    setattr(module, ARCHS[name].head, torch.nn.Identity())
+        if not os.path.isfile(weights):
+            raise WeightsUnavailable(f"--weights {weights!r}: not 'imagenet', 'random', a checkpoint tag "
+                                     f"({', '.join(c.tag for c in CHECKPOINTS[name])}) or an existing file")
+        module, wid = _from_file(name, weights), f"file:{_digest(weights)}"
     module.eval().requires_grad_(False)
-    return Network(module, name, ARCHS[name].dim, prep, wid)
+    return Network(module, name, DIMS[name], prep, wid)
 
 
-def _plain_kwargs(name: str, init: bool) -> dict:
-    return {"aux_logits": False, "init_weights": init} if name == "inception_v3" else {}
-
-
-def cache_path(entry) -> str:
+def _pretrained(name: str, ck: Checkpoint):
+    """The published checkpoint from the torch hub cache; downloaded only when missing."""
     import torch
 
-    return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlparse(entry.url).path))
-
-
-def _pretrained(name: str, entry):
-    """torchvision's pretrained weights through its cache; download only when missing."""
-    import torch
-    from torchvision import models
-
-    path = cache_path(entry)
+    path = cache_path(ck)
     if not os.path.exists(path):
-        m = re.search(r"-([a-f0-9]+)\.", os.path.basename(path))
+        url = URL + ck.file
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            log.info("downloading %s weights %s -> %s", name, entry.url, path)
-            torch.hub.download_url_to_file(entry.url, path, hash_prefix=m.group(1) if m else None)
+            log.info("downloading %s weights %s -> %s", name, url, path)
+            torch.hub.download_url_to_file(url, path, hash_prefix=ck.file.rsplit("-", 1)[1].split(".")[0])
         except (OSError, RuntimeError, ValueError) as e:
             raise WeightsUnavailable(
                 f"ImageNet weights for {name} are not in the torch cache and could not be downloaded "
                 f"({type(e).__name__}: {e}). Fix either way: (1) on a machine with internet, download "
-                f"{entry.url} and copy it to {path} (the cache directory follows $TORCH_HOME), or "
+                f"{url} and copy it to {path} (the cache directory follows $TORCH_HOME), or "
                 f"(2) pass --weights PATH with a local state dict of {name}.") from None
-    kw = {"aux_logits": False} if name == "inception_v3" else {}
     try:
-        return models.get_model(name, weights=entry, **kw)
-    except Exception as e:  # noqa: BLE001 - a damaged cache file can fail in many ways
-        raise WeightsUnavailable(f"cached weights {path} could not be loaded ({type(e).__name__}: {e}); "
+        return _from_file(name, path)
+    except WeightsUnavailable as e:
+        raise WeightsUnavailable(f"cached weights {path} could not be used ({e}); "
                                  f"delete the file and retry, or pass --weights PATH") from None
 
 
 def _from_file(name: str, path: str):
+    """The headless network with the state dict in ``path``; every body key must match."""
     import torch
-    from torchvision import models
+    from . import nets
 
-    if not os.path.isfile(path):
-        raise WeightsUnavailable(f"--weights {path!r}: not 'imagenet', 'random' or an existing checkpoint file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - pickle/zip/format errors all mean "not a usable state dict"
@@ -168,19 +188,21 @@ def _from_file(name: str, path: str):
             state = state[wrapper]
     if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
         raise WeightsUnavailable(f"{path}: expected a state dict (parameter name -> tensor)")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    module = models.get_model(name, weights=None, **_plain_kwargs(name, init=False))
-    setattr(module, ARCHS[name].head, torch.nn.Identity())
-    body = {k: v for k, v in state.items() if not k.startswith(_HEAD_KEYS)}
+    head = nets.HEADS[name] + "."
+    body = {k.removeprefix("module."): v for k, v in state.items()}
+    body = {k: v for k, v in body.items() if not k.startswith(head)}
+    module = nets.headless(nets.build(name), name)
+    want = set(module.state_dict())
+    missing, unexpected = sorted(want - set(body)), sorted(set(body) - want)
+    if missing or unexpected:
+        raise WeightsUnavailable(f"{path}: not a {name} state dict ({len(missing)} keys missing, e.g. "
+                                 f"{missing[:3]}; {len(unexpected)} unexpected, e.g. {unexpected[:3]})")
     try:
-        missing, unexpected = module.load_state_dict(body, strict=False)
+        module.load_state_dict(body, strict=True)
     except RuntimeError as e:
         detail = "; ".join(line.strip() for line in str(e).splitlines()[1:3])
         raise WeightsUnavailable(f"{path}: does not fit {name}: {detail}") from None
-    if missing or unexpected:
-        raise WeightsUnavailable(f"{path}: not a {name} state dict (missing {sorted(missing)[:3]}, "
-                                 f"unexpected {sorted(unexpected)[:3]}, ...)")
-    return module, f"file:{_digest(path)}"
+    return module
 
 
 def _digest(path: str) -> str:
