@@ -53,7 +53,7 @@ def expand(grid: dict) -> list[tuple[str, dict, list[dict]]]:
 def apply_budget(plan: list[tuple[str, dict, list[dict]]], budget: int | None):
     """At most ``budget`` settings per algorithm, picked evenly through its grid order (so the
     ends of each sweep stay); build configurations left without a setting are dropped."""
-    if not budget:
+    if budget is None:
         return plan
     if budget < 1:
         raise ValueError(f"budget must be >= 1, got {budget}")
@@ -104,7 +104,7 @@ def peers(dim: int, n: int = 0, wide: bool = False) -> dict:
         "scann": [{"build": {"num_leaves": max(16, nlist // 2), "reorder": 100},
                    "query": {"leaves_to_search": [1, 2, 4, 8, 16, 32, 64, 128]}}],
         "symqg": [{"build": {"max_degree": 32, "ef_construction": 200},  # its ef must be >= k
-                   "query": {"ef": [10] + ef[2:]}}],
+                   "query": {"ef": [10, 16] + ef[2:]}}],
     }
 
 

@@ -17,7 +17,7 @@ log = logging.getLogger("sanny")
 # Feature modules that add their own subcommands: each defines ``register(subparsers)`` and
 # sets ``fn`` on its parser(s); a command's heavy imports stay inside the module.
 PLUGINS: tuple[str, ...] = ("sanny.engine.serve_cli", "sanny.engine.extract.cli", "sanny.workers.worker_cli",
-                            "sanny.bench.serve_cli")
+                            "sanny.bench.serve_cli", "sanny.bench.report_cli")
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:

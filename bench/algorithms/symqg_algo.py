@@ -1,6 +1,7 @@
 """SymphonyQG (``rabitqlib.SymqgIndex``): a graph whose edges carry RaBitQ codes of the
 neighbours, searched with fast-scan estimates and exact re-rank. Build ``max_degree``,
-``ef_construction``; query ``ef``."""
+``ef_construction``; query ``ef``. Its rotator needs the dimension a multiple of 64, so vectors
+are zero-padded (L2 distances are unchanged)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,15 @@ import os
 import numpy as np
 
 from .base import Algorithm
+
+
+def _pad(X: np.ndarray, width: int) -> np.ndarray:
+    X = np.ascontiguousarray(X, np.float32)
+    if X.shape[-1] == width:
+        return X
+    out = np.zeros(X.shape[:-1] + (width,), np.float32)
+    out[..., : X.shape[-1]] = X
+    return out
 
 
 class SymQG(Algorithm):
@@ -22,8 +32,9 @@ class SymQG(Algorithm):
     def fit(self, X: np.ndarray) -> None:
         import rabitqlib
 
-        self.index = rabitqlib.SymqgIndex(X.shape[1], int(self.build_params["max_degree"]), "l2")
-        self.index.build(np.ascontiguousarray(X, np.float32), int(self.build_params["ef_construction"]),
+        self.width = -(-X.shape[1] // 64) * 64
+        self.index = rabitqlib.SymqgIndex(self.width, int(self.build_params["max_degree"]), "l2")
+        self.index.build(_pad(X, self.width), int(self.build_params["ef_construction"]),
                          num_threads=self.threads)
 
     def set_query_arguments(self, ef: int = 64) -> None:
@@ -31,10 +42,10 @@ class SymQG(Algorithm):
         self.ef = int(ef)
 
     def query(self, q: np.ndarray, k: int) -> np.ndarray:
-        return np.asarray(self.index.search(np.ascontiguousarray(q[None, :], np.float32), k, self.ef)[0][0], np.int64)
+        return np.asarray(self.index.search(_pad(q[None, :], self.width), k, self.ef)[0][0], np.int64)
 
     def batch_query(self, Q: np.ndarray, k: int) -> np.ndarray:
-        ids = self.index.search_batch(np.ascontiguousarray(Q, np.float32), k, self.ef, num_threads=self.threads)[0]
+        ids = self.index.search_batch(_pad(Q, self.width), k, self.ef, num_threads=self.threads)[0]
         return np.asarray(ids, np.int64)
 
     def done(self) -> None:
