@@ -22,6 +22,16 @@ def _int_list(s: str) -> list[int]:
     return out
 
 
+def _positive(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
 def _names(s: str) -> list[str]:
     out = [x.strip() for x in s.split(",") if x.strip()]
     bad = [x for x in out if x not in algorithms.NAMES]
@@ -39,16 +49,24 @@ def _grid(s: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="ann-benchmarks HDF5 file (train/test/neighbors/distances)")
     parser.add_argument("--out", required=True, help="output directory (results.json/csv, pareto.md/png)")
-    parser.add_argument("--grid", type=_grid, default="full",
-                        help="parameter grid: quick, full, or a JSON file {algorithm: [{build:..., query:...}]}")
+    parser.add_argument("--grid", type=_grid, default="default",
+                        help="parameter grid: quick, default, full, or a JSON file "
+                             "{algorithm: [{build:..., query:...}]}")
+    parser.add_argument("--repeats", type=_positive, default=3,
+                        help="timed repeats per setting after a warm-up (median, min, max are stored)")
+    parser.add_argument("--budget", type=_positive, default=None, metavar="N",
+                        help="at most N settings per algorithm, picked evenly through its grid")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the settings already measured in OUT/rows.jsonl and skip them")
     parser.add_argument("--prefix", type=_int_list, default=None, metavar="N[,N...]",
                         help="benchmark train[:N] for each N (exact ground truth recomputed); adds scaling.png")
     parser.add_argument("--algorithms", type=_names, default=None, metavar="A[,A...]",
                         help=f"subset of {','.join(algorithms.NAMES)} (default: all in the grid)")
     parser.add_argument("--single-queries", type=int, default=200,
                         help="at most this many queries timed one at a time (single-query QPS, p50/p99)")
-    parser.add_argument("--single-budget", type=float, default=2.0, metavar="SECONDS",
-                        help="stop timing single queries of one setting after this many seconds")
+    parser.add_argument("--single-budget", type=float, default=1.5, metavar="SECONDS",
+                        help="time spent on the first single-query pass of a setting, split over the "
+                             "repeats (later passes time the same queries)")
     parser.add_argument("-k", type=int, default=10, help="neighbours per query (recall@k)")
 
 
@@ -72,6 +90,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    # several OpenMP runtimes (faiss, NGT, ScaNN) share the cores in one process: busy-waiting
+    # threads of one stall the others (measured 5-10x on NGT batch search), so wait passively
+    # unless the caller chose otherwise (recorded in each row's provenance)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from . import run_bench
 
     if not os.path.isfile(args.dataset):
@@ -79,7 +101,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     rows = run_bench(args.dataset, args.out, grid=args.grid, prefixes=args.prefix,
                      algorithms=args.algorithms, single_queries=args.single_queries, k=args.k,
-                     single_budget_s=args.single_budget)
+                     single_budget_s=args.single_budget, repeats=args.repeats, budget=args.budget,
+                     resume=args.resume)
     if rows:
         with open(os.path.join(args.out, "pareto.md")) as f:
             sys.stdout.write(f.read())

@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from sanny.engine.groundtruth import distances_to, exact_knn
 
@@ -53,14 +54,22 @@ def _rescore(train, test, ids, metric, k):
             np.take_along_axis(d, order, 1).astype(np.float32))
 
 
-def exact_ground_truth(train: np.ndarray, test: np.ndarray, metric: str, k: int = 100):
-    """Exact ``(neighbors[m, k] int32, distances[m, k] float32)`` of ``test`` in ``train``."""
+def exact_ground_truth(train: np.ndarray, test: np.ndarray, metric: str, k: int = 100,
+                       chunk: int = 1000, progress: bool = False):
+    """Exact ``(neighbors[m, k] int32, distances[m, k] float32)`` of ``test`` in ``train``,
+    ``chunk`` queries at a time (a tqdm bar on stderr with ``progress``)."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if metric == "angular":
         train, test = normalize(train), normalize(test)
-    ids, d = exact_knn(train, test, min(k, len(train)), metric)
-    return ids.astype(np.int32), d.astype(np.float32)
+    k = min(k, len(train))
+    out_i, out_d = [], []
+    step = max(1, int(chunk))
+    for a in tqdm(range(0, len(test), step), desc="ground truth", unit="chunk", disable=not progress):
+        ids, d = exact_knn(train, test[a: a + step], k, metric)
+        out_i.append(ids.astype(np.int32))
+        out_d.append(d.astype(np.float32))
+    return np.concatenate(out_i), np.concatenate(out_d)
 
 
 def load(path: str, prefix: int | None = None) -> Dataset:

@@ -2,8 +2,10 @@
 
 A value that is a list is swept (Cartesian product within its dict); a scalar is fixed. Each
 build combination is built once and searched with every query combination. ``quick`` is for
-demos and tests (seconds on 5k x 64); ``full`` is sized for the shared datasets (about 10-15
-minutes each on 2 idle cores). A JSON file with the same shape overrides either.
+demos and tests (seconds on 5k x 64); ``default`` gives every algorithm a similar number of
+settings spanning its recall range (a few minutes per shared dataset on 2 cores); ``full`` is
+the long sweep. A JSON file with the same shape overrides them. ``apply_budget`` trims each
+algorithm to the same number of settings.
 """
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ import itertools
 import json
 import os
 
+import numpy as np
+
 from . import algorithms
 
-NAMES = ("quick", "full")
+NAMES = ("quick", "default", "full")
 
 
 def product(params: dict) -> list[dict]:
@@ -46,6 +50,84 @@ def expand(grid: dict) -> list[tuple[str, dict, list[dict]]]:
     return plan
 
 
+def apply_budget(plan: list[tuple[str, dict, list[dict]]], budget: int | None):
+    """At most ``budget`` settings per algorithm, picked evenly through its grid order (so the
+    ends of each sweep stay); build configurations left without a setting are dropped."""
+    if budget is None:
+        return plan
+    if budget < 1:
+        raise ValueError(f"budget must be >= 1, got {budget}")
+    out = []
+    for name in dict.fromkeys(p[0] for p in plan):
+        flat = [(i, q) for i, (a, _, qs) in enumerate(plan) if a == name for q in qs]
+        keep = {int(round(x)) for x in np.linspace(0, len(flat) - 1, min(budget, len(flat)))}
+        chosen = [flat[j] for j in sorted(keep)]
+        for i, (a, b, _) in enumerate(plan):
+            if a == name and any(ci == i for ci, _ in chosen):
+                out.append((a, b, [q for ci, q in chosen if ci == i]))
+    return out
+
+
+def _pcas(dim: int) -> list[int]:
+    return [max(16, dim // 32), max(32, dim // 16)] if dim >= 1024 else [dim // 3, dim // 2]
+
+
+def _ivf_lists(n: int) -> int:
+    """faiss' rule of thumb, about 4 sqrt(n) lists, as a power of two (at least 16)."""
+    return int(2 ** max(4, round(np.log2(4 * max(n, 1) ** 0.5))))
+
+
+def _pq_m(dim: int) -> int:
+    """Sub-quantizers for 4-bit fast-scan PQ: ~4 dims each below 1024 dims, ~8 above (even)."""
+    m = dim // 8 if dim >= 1024 else dim // 4
+    while m > 2 and dim % m:
+        m -= 1
+    return max(2, m - m % 2)
+
+
+def peers(dim: int, n: int = 0, wide: bool = False) -> dict:
+    """Grids of the graph and quantized peers, each spanning low to high recall (HNSW-like
+    searches from ef 8). ``wide`` adds a second build configuration per algorithm."""
+    ef = [8, 16, 24, 32, 48, 64, 128, 256]
+    nlist = _ivf_lists(n)
+    return {
+        "hnsw": [{"build": {"M": [16, 32] if wide else 16, "efConstruction": 200}, "query": {"efSearch": ef}}],
+        "hnsw_sq": [{"build": {"M": 32, "efConstruction": 200},
+                     "query": [{"efSearch": [8, 16, 32, 64, 128, 256], "k_factor": 2},
+                               {"efSearch": [32, 128], "k_factor": 4}]}],
+        "ivfpq_fs": [{"build": {"nlist": nlist, "m": _pq_m(dim)},
+                      # 4-bit codes rank coarsely: the re-rank depth matters as much as nprobe
+                      "query": [{"nprobe": [2, 4, 8, 16, 32, 64], "k_factor": 10},
+                                {"nprobe": [16, 64], "k_factor": 40}]}],
+        "usearch": [{"build": {"connectivity": 16, "expansion_add": 128},
+                     "query": {"expansion_search": ef}}],
+        "scann": [{"build": {"num_leaves": max(16, nlist // 2), "reorder": 100},
+                   "query": {"leaves_to_search": [1, 2, 4, 8, 16, 32, 64, 128]}}],
+        "symqg": [{"build": {"max_degree": 32, "ef_construction": 200},  # its ef must be >= k
+                   "query": {"ef": [10, 16] + ef[2:]}}],
+    }
+
+
+def default(dim: int, n: int = 0) -> dict:
+    """About 8-11 settings per algorithm, each sweep from low to high recall; one build per
+    baseline (ANNG for NGT, as Sanny's inner graphs), three for Sanny (two PCA sizes with one
+    subspace, and the raw split with ``S=4``). T starts at k=10, the least the engine accepts
+    (``T >= k``), which is the low end of Sanny's recall range."""
+    p1, p2 = _pcas(dim)
+    return {
+        "sanny": [
+            {"build": {"S": 1, "pca_dim": p1},
+             "query": [{"T": 10, "epsilon": 0.0}, {"T": [10, 15, 20, 40, 80], "epsilon": 0.02}]},
+            {"build": {"S": 1, "pca_dim": p2}, "query": {"T": [10, 20, 40], "epsilon": 0.02}},
+            {"build": {"S": min(4, dim)}, "query": {"T": [10, 20, 80], "epsilon": 0.1}},
+        ],
+        "ngt": [{"build": {"graph": "anng"},
+                 "query": {"epsilon": [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3]}}],
+        **peers(dim, n),
+        "flat": [{}],
+    }
+
+
 def quick(dim: int) -> dict:
     """Small sweep: seconds on 5k x 64."""
     pca = min(dim, max(8, dim // 2))
@@ -70,11 +152,11 @@ def full(dim: int, n: int = 0) -> dict:
     Sanny as the reference runs it (S in {4, 8, 16} on the raw space), S=1 (one NGT graph +
     exact re-rank), and PCA-first settings (two PCA sizes, S in {1, 2}, contiguous vs balanced
     assignment, ANNG vs ONNG), plus one prune=False / adaptive pair to show what the bound buys.
-    Baselines: NGT (ANNG and ONNG) on full vectors, faiss HNSW (M 16/32), faiss flat.
+    Baselines: NGT (ANNG and ONNG) on full vectors, every peer of ``peers`` (wide), faiss flat.
     """
-    pcas = [max(16, dim // 32), max(32, dim // 16)] if dim >= 1024 else [dim // 3, dim // 2]
+    pcas = _pcas(dim)
     T = [10, 20, 30, 50, 100]
-    raw = [{"build": {"S": S}, "query": {"T": [t for t in (20, 50, 100, 200) if S * t <= 1600],
+    raw = [{"build": {"S": S}, "query": {"T": [t for t in (10, 20, 50, 100, 200) if S * t <= 1600],
                                          "epsilon": [0.0, 0.1]}}
            for S in (4, 8, 16) if S <= dim]
     pca = [{"build": {"S": [1, 2], "pca_dim": p}, "query": {"T": T, "epsilon": [0.0, 0.02, 0.05, 0.1]}}
@@ -92,8 +174,7 @@ def full(dim: int, n: int = 0) -> dict:
         "sanny": raw + pca + extra,
         "ngt": [{"build": {"graph": "anng"}, "query": {"epsilon": [0.0, 0.02, 0.05, 0.1, 0.2]}},
                 {"build": {"graph": "onng"}, "query": {"epsilon": [0.0, 0.02, 0.05, 0.1]}}],
-        "hnsw": [{"build": {"M": [16, 32], "efConstruction": 200},
-                  "query": {"efSearch": [16, 32, 64, 128, 256, 512]}}],
+        **peers(dim, n, wide=True),
         "flat": [{}],
     }
 
@@ -104,7 +185,8 @@ def resolve(spec, dim: int, names=None, n: int = 0) -> dict:
     if isinstance(spec, dict):
         grid = spec
     elif spec in NAMES:
-        grid = quick(dim) if spec == "quick" else full(dim, n)
+        grid = {"quick": lambda: quick(dim), "default": lambda: default(dim, n),
+                "full": lambda: full(dim, n)}[spec]()
     elif isinstance(spec, str) and os.path.isfile(spec):
         with open(spec) as f:
             grid = json.load(f)

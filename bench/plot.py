@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
-_ORDER = ("sanny", "ngt", "hnsw", "flat")
+_ORDER = ("sanny", "ngt", "hnsw", "hnsw_sq", "ivfpq_fs", "usearch", "scann", "symqg", "flat")
 
 
 def _color(algo: str, algos: list[str]) -> str:
@@ -37,8 +37,9 @@ def frontier(rows: list[dict], key: str) -> list[dict]:
 
 def pareto_plot(rows: list[dict], path: str, k: int = 10) -> None:
     """One row of panels per dataset: batch QPS and single-query QPS against recall@k (all
-    settings faint, each algorithm's Pareto frontier as a line; x starts just left of the
-    lowest frontier point, so dominated low-recall settings may fall off the left edge)."""
+    settings faint, each algorithm's Pareto frontier of medians as a line with min–max error
+    bars over the timed repeats; x starts just left of the lowest frontier point, so
+    dominated low-recall settings may fall off the left edge)."""
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     algos = _algos(rows)
     fronts = [r for ds in datasets for a in algos for key in ("qps_batch", "qps_single")
@@ -59,6 +60,10 @@ def pareto_plot(rows: list[dict], path: str, k: int = 10) -> None:
                 ax.scatter([r["recall"] for r in pts], [r[key] for r in pts], s=10, color=c, alpha=0.25)
                 fr = frontier(pts, key)
                 ax.plot([r["recall"] for r in fr], [r[key] for r in fr], "o-", color=c, label=a, ms=4)
+                if all(r.get(f"{key}_min") is not None for r in fr):
+                    y = [r[key] for r in fr]
+                    err = [[v - r[f"{key}_min"] for v, r in zip(y, fr)], [r[f"{key}_max"] - v for v, r in zip(y, fr)]]
+                    ax.errorbar([r["recall"] for r in fr], y, yerr=err, fmt="none", ecolor=c, capsize=2, lw=0.8)
             ax.set_yscale("log")
             ax.set_xlim(left, 1.005)
             ax.set_xlabel(f"recall@{k}")
@@ -75,31 +80,47 @@ def _at_threshold(rows: list[dict], threshold: float):
     return max(ok, key=lambda r: r["qps_batch"]) if ok else None
 
 
-def scaling_plot(rows: list[dict], path: str, threshold: float = 0.9) -> None:
-    """Build time and batch QPS at recall >= ``threshold`` against the number of vectors."""
+def scaling_points(rows: list[dict], algo: str, threshold: float = 0.95) -> list[dict]:
+    """Per n, the batch-QPS-best setting of ``algo`` reaching ``threshold``: its n, build time,
+    ingest rate (vectors per build second), memory (RSS growth, else index size) and QPS."""
+    pts = []
+    for n in sorted({r["n"] for r in rows if r["algorithm"] == algo}):
+        best = _at_threshold([r for r in rows if r["algorithm"] == algo and r["n"] == n], threshold)
+        if best is not None:
+            mem = best.get("memory_bytes") if best.get("memory_bytes") else best.get("index_bytes")
+            pts.append({"n": n, "build_s": best["build_s"], "ingest": n / max(best["build_s"], 1e-9),
+                        "memory_mb": mem / 2**20 if mem else None, "qps": best["qps_batch"],
+                        "qps_min": best.get("qps_batch_min"), "qps_max": best.get("qps_batch_max")})
+    return pts
+
+
+def scaling_plot(rows: list[dict], path: str, threshold: float = 0.95) -> None:
+    """Build time, ingest rate, memory and batch QPS at recall >= ``threshold`` against n
+    (for each algorithm, the fastest setting reaching the threshold at that n)."""
     algos = _algos(rows)
-    fig = Figure(figsize=(12, 4.5), layout="constrained")
+    fig = Figure(figsize=(12, 8.5), layout="constrained")
     FigureCanvasAgg(fig)
-    ax_b, ax_q = fig.subplots(1, 2)
+    axes = fig.subplots(2, 2).ravel()
+    panels = (("build_s", "build time (s)"), ("ingest", "ingest rate (vectors / build second)"),
+              ("memory_mb", "memory (MB: RSS growth, else index size)"), ("qps", f"batch QPS at recall ≥ {threshold}"))
     for a in algos:
-        pts = []
-        for n in sorted({r["n"] for r in rows if r["algorithm"] == a}):
-            best = _at_threshold([r for r in rows if r["algorithm"] == a and r["n"] == n], threshold)
-            if best is not None:
-                pts.append((n, best["build_s"], best["qps_batch"]))
+        pts = scaling_points(rows, a, threshold)
         if not pts:
             continue
         c = _color(a, algos)
-        ax_b.plot([p[0] for p in pts], [max(p[1], 1e-3) for p in pts], "o-", color=c, label=a)
-        ax_q.plot([p[0] for p in pts], [p[2] for p in pts], "o-", color=c, label=a)
-    ax_b.set_title(f"build time of the fastest setting with recall ≥ {threshold}")
-    ax_b.set_ylabel("seconds")
-    ax_q.set_title(f"batch QPS at recall ≥ {threshold}")
-    ax_q.set_ylabel("queries per second")
-    for ax in (ax_b, ax_q):
+        for ax, (key, _) in zip(axes, panels):
+            xy = [(p["n"], p[key]) for p in pts if p[key]]
+            ax.plot([x for x, _ in xy], [y for _, y in xy], "o-", color=c, label=a)
+        if all(p["qps_min"] is not None for p in pts):
+            axes[3].fill_between([p["n"] for p in pts], [p["qps_min"] for p in pts], [p["qps_max"] for p in pts],
+                                 color=c, alpha=0.15)
+    for ax, (_, title) in zip(axes, panels):
+        ax.set_title(title)
         ax.set_xlabel("n (train vectors)")
+        ax.set_xscale("log")
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.savefig(path, dpi=110)
     log.info("wrote %s", path)

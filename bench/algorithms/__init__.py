@@ -12,6 +12,11 @@ REGISTRY = {
     "sanny": ("sanny_algo", "Sanny"),
     "ngt": ("ngt_algo", "NGT"),
     "hnsw": ("faiss_hnsw", "FaissHNSW"),
+    "hnsw_sq": ("faiss_hnsw_sq", "FaissHNSWSQ"),
+    "ivfpq_fs": ("faiss_ivfpq_fs", "FaissIVFPQFastScan"),
+    "usearch": ("usearch_algo", "USearch"),
+    "scann": ("scann_algo", "ScaNN"),
+    "symqg": ("symqg_algo", "SymQG"),
     "flat": ("faiss_flat", "FaissFlat"),
 }
 NAMES = tuple(REGISTRY)

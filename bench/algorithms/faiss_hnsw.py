@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Algorithm
+from .faiss_base import FaissSearch
 
 
-class FaissHNSW(Algorithm):
+def hnsw_link_bytes(hnsw) -> int:
+    return int(hnsw.neighbors.size() * 4 + hnsw.offsets.size() * 8 + hnsw.levels.size() * 4)
+
+
+class FaissHNSW(FaissSearch):
     name = "hnsw"
 
     def __init__(self, metric: str, M: int = 32, efConstruction: int = 200):
         super().__init__(metric, M=M, efConstruction=efConstruction)
-        self.index = None
 
     def fit(self, X: np.ndarray) -> None:
         import faiss
@@ -24,16 +27,5 @@ class FaissHNSW(Algorithm):
         super().set_query_arguments(efSearch=efSearch)
         self.index.hnsw.efSearch = int(efSearch)
 
-    def query(self, q: np.ndarray, k: int) -> np.ndarray:
-        return self.index.search(np.ascontiguousarray(q[None, :], np.float32), k)[1][0]
-
-    def batch_query(self, Q: np.ndarray, k: int) -> np.ndarray:
-        return self.index.search(np.ascontiguousarray(Q, np.float32), k)[1]
-
     def index_bytes(self) -> int | None:
-        h = self.index.hnsw
-        links = h.neighbors.size() * 4 + h.offsets.size() * 8 + h.levels.size() * 4
-        return int(self.index.ntotal * self.index.d * 4 + links)
-
-    def done(self) -> None:
-        self.index = None
+        return int(self.index.ntotal * self.index.d * 4 + hnsw_link_bytes(self.index.hnsw))

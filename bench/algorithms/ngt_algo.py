@@ -1,5 +1,9 @@
 """Plain NGT (ngtpy) on the full vectors: ANNG, or ONNG (an ANNG built with
 ``onng_creation_edges`` edges, then degree-adjusted by ``ngtpy.Optimizer``). Query: ``epsilon``.
+
+Construction defaults and optimizer modes are those of Sanny's inner NGT (``InnerParams``,
+prefetch / search-coefficient passes off), so the baseline and Sanny's subspace graphs are
+built the same way.
 """
 from __future__ import annotations
 
@@ -9,15 +13,20 @@ import tempfile
 
 import numpy as np
 
+from sanny.engine import InnerParams
+
 from .base import Algorithm, dir_bytes
+
+_INNER = InnerParams()
 
 
 class NGT(Algorithm):
     name = "ngt"
 
-    def __init__(self, metric: str, graph: str = "anng", edge_size_for_creation: int = 10,
-                 edge_size_for_search: int = 40, onng_outgoing: int = 10, onng_incoming: int = 120,
-                 onng_creation_edges: int = 100):
+    def __init__(self, metric: str, graph: str = "anng",
+                 edge_size_for_creation: int = _INNER.edge_size_for_creation,
+                 edge_size_for_search: int = _INNER.edge_size_for_search, onng_outgoing: int = _INNER.onng_outgoing,
+                 onng_incoming: int = _INNER.onng_incoming, onng_creation_edges: int = _INNER.onng_creation_edges):
         if graph not in ("anng", "onng"):
             raise ValueError(f"ngt: graph must be 'anng' or 'onng', got {graph!r}")
         bp = dict(graph=graph, edge_size_for_creation=edge_size_for_creation,
@@ -50,10 +59,11 @@ class NGT(Algorithm):
             path = os.path.join(self.root, "onng")
             opt = ngtpy.Optimizer(num_of_outgoings=bp["onng_outgoing"], num_of_incomings=bp["onng_incoming"],
                                   log_disabled=True)
-            # graph reconstruction only: the search-parameter tuning pass can run for many
-            # minutes (seen stuck in Optimizer::exploreEpsilonForAccuracy on 5k x 64), and the
-            # harness sets epsilon itself
-            opt.set_processing_modes(search_parameter_optimization=False, accuracy_table_generation=False)
+            # graph reconstruction only, as Sanny's inner NGT does: the search-parameter tuning
+            # pass can run for many minutes (seen stuck in Optimizer::exploreEpsilonForAccuracy
+            # on 5k x 64) and the harness sets epsilon itself
+            opt.set_processing_modes(search_parameter_optimization=False,
+                                     prefetch_parameter_optimization=False, accuracy_table_generation=False)
             opt.execute(anng, path)
             index = ngtpy.Index(path, log_disabled=True)
         self.index, self.path = index, path
