@@ -80,7 +80,7 @@ def _connect(args, create_dim: int | None = None):
     """``(target, close)``: a Client for --server; the --index directory's Index (created with
     ``create_dim`` when it holds none and ``create_dim`` is given)."""
     if args.server:
-        from ..client import Client
+        from ..api.client import Client
 
         token = open(args.token_file).read().strip() if args.token_file else None
         c = Client(args.server, token=token, root_certificates=args.tls_ca, timeout=args.timeout)
