@@ -40,13 +40,15 @@ def test_embedded_and_grpc2_under_load(tiny_hdf5, tmp_path):
     seen = {(r["mode"], r["rerank"], r["request"]) for r in rows}
     assert seen == {(m, rr, q) for m in ("inproc", "embedded", "grpc2")
                     for rr in ("local", "distributed") for q in (1, 20)}
-    inproc = {(r["rerank"], r["request"]): r["recall"] for r in rows if r["mode"] == "inproc"}
+    inproc = {(r["rerank"], r["request"]): r for r in rows if r["mode"] == "inproc"}
     for r in rows:
         assert r["errors"] == 0, r["error"]
         assert r["clients"] == 2 and r["requests"] >= 2 and r["qps"] > 0
         assert 0 < r["p50_ms"] <= r["p99_ms"]
         assert r["recall"] >= 0.9
-        assert abs(r["recall"] - inproc[r["rerank"], r["request"]]) < 0.02  # same index, same answers
+        base = inproc[r["rerank"], r["request"]]
+        if r["answered"] == base["answered"] == 100:  # recall is over the queries answered in the
+            assert r["recall"] == base["recall"]      # time budget: same queries, same index, same answers
         assert r["ratio"] > 0
         if r["mode"] == "grpc2":
             assert len(r["rss_workers_mb"]) == 2 and all(m > 0 for m in r["rss_workers_mb"])
