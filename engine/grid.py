@@ -126,19 +126,39 @@ class GridColumn(Worker):
         self._each(self.cells, lambda cell, r: [w.load(_dir(path, r, f)) for f, w in enumerate(cell.replicas)])
 
     def stats(self) -> dict:
+        """Counts and memory (one live replica per cell), every cell's replicas and state;
+        WorkerUnavailable when a cell has no replica left (health goes NOT_SERVING)."""
         cells = [c.stats() for c in self.cells]
-        first = [c["replicas"][0] for c in cells]
-        total = {k: sum(int(s.get(k, 0)) for s in first) for k in ("count", "index_bytes", "slice_bytes")}
+        down = [c["cell"] for c in cells if c["state"] == "down"]
+        if down:
+            raise WorkerUnavailable(f"cells {down}: every replica is down")
+        live = [next(r for r in c["replicas"] if r["up"] and "error" not in r) for c in cells]
+        total = {k: sum(int(s.get(k, 0)) for s in live) for k in ("count", "index_bytes", "slice_bytes")}
+        degraded = [f"cell {c['cell']}: {sum(not r['up'] for r in c['replicas'])} of {len(c['replicas'])} "
+                    "replicas down" for c in cells if c["state"] != "ready"]
         return {"subspaces": list(self.spec.subspaces), "widths": list(self.spec.widths),
                 "inner": self.spec.inner.kind, **total, "shards": self.R,
                 "replicas": len(self.cells[0].replicas), "cells": cells,
-                "state": "ready" if all(c["state"] == "ready" for c in cells) else "degraded"}
+                "state": "degraded" if degraded else "ready", "degraded": "; ".join(degraded)}
 
     def close(self) -> None:
         for c in self.cells:
             c.close()
         self._shards.close()
         self._replicas.close()
+
+
+def summary(worker_stats: list) -> dict | None:
+    """For ``sanny info``: the grid's shape and, per cell (shard x group), state, vectors and
+    bytes of one replica; None for an index without row shards or replicas."""
+    cols = [w for w in worker_stats if isinstance(w, dict) and "cells" in w]
+    if not cols:
+        return None
+    cells = [[f"{c['cell']} {c['state']} " + ", ".join(
+        f"{r.get('count', '?')} vectors {(r.get('index_bytes', 0) + r.get('slice_bytes', 0)) / 2**20:.1f} MiB"
+        if r["up"] else "down" for r in c["replicas"]) for c in w["cells"]] for w in cols]
+    return {"shape": f"{cols[0]['shards']} row shards x {len(cols)} subspace groups x {cols[0]['replicas']} replicas",
+            "cells": [c for col in cells for c in col]}
 
 
 def _dir(path: str, r: int, f: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sanny.engine import Index, IndexConfig, InnerParams
+from sanny.engine.grid import summary
 
 from test_transport_catchup import DirectWorker
 from transport_helpers import dataset
@@ -44,7 +45,10 @@ def test_replica_down_costs_nothing_and_catches_up(tmp_path):
             got, want = grid.search(q, k=10), plain.search(q, k=10)
             assert (got[0] == want[0]).all()
         assert cell.state == "degraded"
-        assert grid.info()["workers"][0]["state"] == "degraded"
+        info = grid.info()["workers"]
+        assert info[0]["state"] == "degraded" and "g0.r1: 1 of 2 replicas down" in info[0]["degraded"]
+        assert info[1]["state"] == "ready"
+        assert "g0.r1 degraded down, " in summary(info)["cells"][1]
         victim.restart()  # lost its memory: reloads its save, then replays the WAL tail
         victim.down = False
         assert cell.wait_state("ready", WAIT)
@@ -72,6 +76,8 @@ def test_every_replica_down_is_unavailable(tmp_path):
             r.down = True
         with pytest.raises(WorkerUnavailable, match="g0.r0"):
             ix.search(q, k=5)
+        with pytest.raises(WorkerUnavailable, match="every replica is down"):
+            ix.workers[0].stats()  # health: NOT_SERVING
     finally:
         for r in ix.workers[0].cells[0].replicas:
             r.down = False
