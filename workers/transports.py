@@ -20,6 +20,10 @@ coordinator's log)::
     num_cpus = 1                    # reserved per actor
     max_restarts = -1               # -1: restart forever (state reloaded from the actor's saves)
     data_dir = "/var/lib/sanny"     # node-local folder for the actors' saves (default: inside the index)
+    shards = 2                      # a grid, as for grpc; with replicas > 1 each cell's replicas go to
+    replicas = 2                    #   different nodes (a STRICT_SPREAD placement group per cell)
+    nodes = ["10.0.0.2", ...]       # optional: pin each actor to a node by IP, laid out like grpc's
+                                    #   addresses (shard, group, replica)
 
     [workers]                       # a grid: R row shards x groups x F replicas (see engine/grid.py)
     transport = "grpc"
@@ -146,6 +150,8 @@ def _ray_factory(w: dict):
     timeouts = _timeouts(w)
     base = w.get("data_dir")
 
+    place = _ray_placement(w, float(w.get("num_cpus", 1)))
+
     def factory(spec: WorkerSpec, site: WorkerSite):
         if not ray.is_initialized():
             ray.init(address=w.get("address"), include_dashboard=False)
@@ -154,6 +160,42 @@ def _ray_factory(w: dict):
         cell = f"{i}" if not (site.shard or site.replica) else f"{i}-r{site.shard}-f{site.replica}"
         data_dir = os.path.join(base, f"worker-{cell}") if base else os.path.join(site.workdir, "ray")
         return RayWorker(spec, data_dir, name=f"ray-worker-{cell}", rank=site.rank, log=site.log,
-                         **opts, **timeouts)
+                         placement=place(site, i), **opts, **timeouts)
 
     return _grid(factory, w)
+
+
+def _ray_placement(w: dict, num_cpus: float):
+    """``place(site, group)`` -> Ray actor options: pinned to ``nodes[...]`` when given, else with
+    replicas a bundle of the cell's STRICT_SPREAD placement group (Ray keeps replicas of a cell on
+    different nodes and re-places them when a node goes), else SPREAD."""
+    R, F, nodes = _int(w, "shards"), _int(w, "replicas"), w.get("nodes")
+    if nodes is not None and (not isinstance(nodes, list) or not nodes or len(nodes) % (R * F)):
+        raise InvalidArgument("workers.nodes", f"must list node IPs for every shard x group x replica "
+                              f"(a multiple of {R * F}), got {nodes!r}")
+    groups: dict = {}
+    wait = float(w.get("placement_timeout", 60))
+
+    def place(site: WorkerSite, g: int) -> dict | None:
+        import ray
+        from ray.util.placement_group import placement_group, remove_placement_group
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        if nodes:
+            per = len(nodes) // (R * F)
+            return {"resources": {f"node:{nodes[(site.shard * per + g) * F + site.replica]}": 0.001}}
+        if F == 1:
+            return None
+        key = (site.shard, g)
+        if key not in groups:
+            pg = placement_group([{"CPU": num_cpus}] * F, strategy="STRICT_SPREAD", name=f"sanny-cell-{g}-{site.shard}")
+            try:
+                ray.get(pg.ready(), timeout=wait)
+            except ray.exceptions.GetTimeoutError:
+                remove_placement_group(pg)
+                raise InvalidArgument("workers.replicas", f"{F} replicas per cell need {F} Ray nodes with "
+                                      f"{num_cpus} free CPU each (placement not possible within {wait:g} s)") from None
+            groups[key] = pg
+        return {"scheduling_strategy": PlacementGroupSchedulingStrategy(groups[key], placement_group_bundle_index=site.replica)}
+
+    return place
