@@ -93,6 +93,7 @@ def test_one_replica_fails_under_load(lab, fault, tmp_path):
         coord.stdin.write("\n")
         coord.stdin.flush()
         res = _next(out)
+        print(fault, json.dumps({k: v for k, v in res.items() if k != "failed"}))  # shown with -s
         assert res["event"] == "result"
         assert res["failed"] == [] and res["searches"] > 0
         assert res["lost"] == 0 and res["misfound"] == 0 and res["acked"] == 400
