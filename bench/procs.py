@@ -82,10 +82,11 @@ class Proc:
     """``python -m sanny.engine ARGS``, started at once; :meth:`wait_ready` waits until its log
     shows ``ready`` (a regex whose group 1 is the port it listens on)."""
 
-    def __init__(self, name: str, args: list[str], log_path: str, ready: str):
+    def __init__(self, name: str, args: list[str], log_path: str, ready: str, prefix: tuple = ()):
+        """``prefix``: command words before python (e.g. ``ip netns exec NS``)."""
         self.name, self.log_path, self.ready, self.port = name, log_path, ready, None
         with open(log_path, "w") as out:  # own session: a terminal's Ctrl-C reaches only us
-            self.proc = subprocess.Popen([sys.executable, "-m", "sanny.engine", *args], stdout=out,
+            self.proc = subprocess.Popen([*prefix, sys.executable, "-m", "sanny.engine", *args], stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
         self.pid = self.proc.pid

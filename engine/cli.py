@@ -108,8 +108,11 @@ def cmd_search(args) -> int:
 def cmd_info(args) -> int:
     from .index import Index
 
+    from .grid import summary
+
     with Index.open(args.index) as ix:
-        print(json.dumps(ix.info(), indent=1))
+        info = ix.info()
+        print(json.dumps({**info, "grid": summary(info["workers"])}, indent=1))
     return 0
 
 

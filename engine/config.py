@@ -23,6 +23,7 @@ class IndexConfig:
     epsilon: float = 0.1
     prune: bool = True           # threshold-bound re-rank
     keep_vectors: bool = True    # False: distributed re-rank from worker partial distances
+    shards: int = 1              # R row shards (id mod R; fixed at creation, see engine/grid.py)
 
     @property
     def space_dim(self) -> int:
@@ -55,6 +56,8 @@ class IndexConfig:
             raise InvalidArgument("keep_vectors", "a distributed re-rank (keep_vectors=False) adds the workers' "
                                   "partial distances, which are exact only without a reducing PCA "
                                   f"(pca_dim must be 0 or dim={self.dim}, got {self.pca_dim})")
+        if not isinstance(self.shards, int) or not 1 <= self.shards <= 4096:
+            raise InvalidArgument("shards", f"must be an integer from 1 to 4096, got {self.shards!r}")
         assign(self.space_dim, self.S)  # validates S against the searched dimension
         group(self.S, self.workers or self.S)
 

@@ -16,7 +16,7 @@ import numpy as np
 from sanny.workers import WorkerSite, WorkerSpec, local_factory
 from sanny.workers.errors import IndexCorrupt, InvalidArgument
 
-from . import snapshot, validate
+from . import grid, snapshot, validate
 from .config import IndexConfig
 from .fanout import FanOut
 from .journal import Journal, records_after
@@ -117,7 +117,7 @@ class Durable:
         for w, subs in enumerate(layout.groups):
             spec = WorkerSpec(subs, layout.worker_widths(w), self.config.metric, self.config.inner)
             site = WorkerSite(w, os.path.join(self.root, "work", f"worker-{w}"), self.journal)
-            self.workers.append(self._factory(spec, site))
+            self.workers.append(grid.column(self._factory, spec, site, self.config.shards))
 
     def _write_manifest(self) -> None:
         snapshot.write_json(os.path.join(self.root, "manifest.json"), {

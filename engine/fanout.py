@@ -11,17 +11,24 @@ from concurrent.futures import ThreadPoolExecutor
 from sanny.workers import LocalWorker
 
 
+def in_process(worker) -> bool:
+    """True for workers that run here (``LocalWorker``, or a grid column made only of them)."""
+    return isinstance(worker, LocalWorker) or bool(getattr(worker, "in_process", False))
+
+
 class FanOut:
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
+        """``threads``: pool size (default: the number of workers of the first parallel call)."""
         self._pool: ThreadPoolExecutor | None = None
+        self._threads = threads
 
     def each(self, workers: list, fn) -> list:
         """``[fn(worker, i) for each worker]``; in-process workers are called in turn (they
         parallelise inside, and NGT holds the GIL), remote ones at once."""
-        if len(workers) <= 1 or all(isinstance(w, LocalWorker) for w in workers):
+        if len(workers) <= 1 or all(in_process(w) for w in workers):
             return [fn(w, i) for i, w in enumerate(workers)]
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=len(workers), thread_name_prefix="sanny-fanout")
+            self._pool = ThreadPoolExecutor(max_workers=self._threads or len(workers), thread_name_prefix="sanny-fanout")
         futs = [self._pool.submit(contextvars.copy_context().run, fn, w, i) for i, w in enumerate(workers)]
         return [f.result() for f in futs]
 

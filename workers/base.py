@@ -98,11 +98,14 @@ class CoordinatorLog(Protocol):
 class WorkerSite:
     """Where a worker sits in an index, given to ``worker_factory(spec, site)``: ``rank`` (its
     group's position in the layout), ``workdir`` (its scratch folder on the coordinator) and
-    ``log`` (remote transports stamp writes with ``log.seq`` and catch up from ``log.since``)."""
+    ``log`` (remote transports stamp writes with ``log.seq`` and catch up from ``log.since``);
+    in a grid also its row ``shard`` and ``replica`` number (transports pick the address)."""
 
     rank: int
     workdir: str
     log: CoordinatorLog | None = None
+    shard: int = 0    # row shard (grid index; see sanny.engine.grid)
+    replica: int = 0  # which of the cell's replicas
 
 
 class Worker(abc.ABC):

@@ -41,14 +41,16 @@ class RayWorker(RemoteWorker):
     transport = "ray"
 
     def __init__(self, spec: WorkerSpec, data_dir: str, num_cpus: float = 1, max_restarts: int = -1,
-                 max_task_retries: int = -1, name: str | None = None, **kw):
-        """``kw``: ``rank``, ``log`` and the timeouts of :class:`RemoteWorker`."""
+                 max_task_retries: int = -1, name: str | None = None, placement: dict | None = None, **kw):
+        """``placement``: Ray actor options that place it (``scheduling_strategy`` — a placement
+        group bundle — or ``resources`` such as ``{"node:10.0.0.2": 0.001}``); default SPREAD.
+        ``kw``: ``rank``, ``log`` and the timeouts of :class:`RemoteWorker`."""
         kw.setdefault("connect_grace", kw.get("timeout", 30.0))  # allow for an actor restart
         super().__init__(spec, name or f"ray:{data_dir}", **kw)
-        self.data_dir = data_dir
+        self.data_dir, self.placement = data_dir, placement
         self.actor = _actor_class().options(
             num_cpus=num_cpus, max_restarts=max_restarts, max_task_retries=max_task_retries,
-            scheduling_strategy="SPREAD").remote(data_dir)
+            **(placement or {"scheduling_strategy": "SPREAD"})).remote(data_dir)
 
     def _invoke(self, method: str, timeout: float, epoch: str | None, kw: dict):
         ref = self.actor.call.remote(method, epoch, kw)

@@ -20,6 +20,18 @@ coordinator's log)::
     num_cpus = 1                    # reserved per actor
     max_restarts = -1               # -1: restart forever (state reloaded from the actor's saves)
     data_dir = "/var/lib/sanny"     # node-local folder for the actors' saves (default: inside the index)
+    shards = 2                      # a grid, as for grpc; with replicas > 1 each cell's replicas go to
+    replicas = 2                    #   different nodes (a STRICT_SPREAD placement group per cell)
+    nodes = ["10.0.0.2", ...]       # optional: pin each actor to a node by IP, laid out like grpc's
+                                    #   addresses (shard, group, replica)
+
+    [workers]                       # a grid: R row shards x groups x F replicas (see engine/grid.py)
+    transport = "grpc"
+    shards = 2                      # R: must equal the index's `shards` (fixed at creation)
+    replicas = 2                    # F: each cell on F workers; searches fail over between them
+    failover_after = 2              # s, bound on one replica's answer before trying the next
+    addresses = [...]               # R * groups * F addresses, in the order shard, group, replica:
+                                    # address[(r * groups + g) * F + f]
 
 ``transport = "embedded"`` (or no table) keeps the in-process workers. The index must have as
 many worker groups as the config lists (``IndexConfig.workers = worker_count(cfg)``).
@@ -44,12 +56,26 @@ def _table(cfg: dict | None) -> dict:
     return w
 
 
+def _int(w: dict, name: str) -> int:
+    v = w.get(name, 1)
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise InvalidArgument(f"workers.{name}", f"must be a positive integer, got {v!r}")
+    return v
+
+
 def worker_count(cfg: dict | None) -> int | None:
     """How many worker groups the config provides (None: embedded, or Ray without groups)."""
     w = _table(cfg)
     if w.get("transport", "embedded") == "grpc":
-        return len(w.get("addresses") or [])
+        return len(w.get("addresses") or []) // (_int(w, "shards") * _int(w, "replicas"))
     return len(w["groups"]) if w.get("groups") else None
+
+
+def _grid(factory, w: dict):
+    """Tag ``factory`` with the grid it lays out (read by ``sanny.engine.grid.column``)."""
+    factory.shards, factory.replicas = _int(w, "shards"), _int(w, "replicas")
+    factory.cell_options = {k: float(w[k]) for k in ("failover_after", "probe_every") if k in w}
+    return factory
 
 
 def _slot(w: dict, spec: WorkerSpec, rank: int, n: int) -> int:
@@ -94,19 +120,25 @@ def _grpc_factory(w: dict):
     addresses = w.get("addresses")
     if not addresses or not all(isinstance(a, str) and a for a in addresses):
         raise InvalidArgument("workers.addresses", "the grpc transport needs a list of HOST:PORT addresses")
+    R, F = _int(w, "shards"), _int(w, "replicas")
+    if len(addresses) % (R * F):
+        raise InvalidArgument("workers.addresses", f"{len(addresses)} addresses do not fill {R} shards x "
+                                                   f"{F} replicas (need a multiple of {R * F})")
+    per = len(addresses) // (R * F)
     groups = w.get("groups")
-    if groups is not None and len(groups) != len(addresses):
-        raise InvalidArgument("workers.groups", f"{len(groups)} groups for {len(addresses)} addresses")
+    if groups is not None and len(groups) != per:
+        raise InvalidArgument("workers.groups", f"{len(groups)} groups for {per} addresses per shard and replica")
     creds = None
     if w.get("tls_ca") or w.get("tls_cert"):
         creds = channel_credentials(w.get("tls_ca"), w.get("tls_cert"), w.get("tls_key"))
     timeouts = _timeouts(w)
 
     def factory(spec: WorkerSpec, site: WorkerSite):
-        address = addresses[_slot(w, spec, site.rank, len(addresses))]
+        g = _slot(w, spec, site.rank, per)
+        address = addresses[(site.shard * per + g) * F + site.replica]
         return GrpcWorker(spec, address, creds, rank=site.rank, log=site.log, **timeouts)
 
-    return factory
+    return _grid(factory, w)
 
 
 def _ray_factory(w: dict):
@@ -118,12 +150,52 @@ def _ray_factory(w: dict):
     timeouts = _timeouts(w)
     base = w.get("data_dir")
 
+    place = _ray_placement(w, float(w.get("num_cpus", 1)))
+
     def factory(spec: WorkerSpec, site: WorkerSite):
         if not ray.is_initialized():
             ray.init(address=w.get("address"), include_dashboard=False)
         n = len(w["groups"]) if w.get("groups") else 1 << 30
         i = _slot(w, spec, site.rank, n)
-        data_dir = os.path.join(base, f"worker-{i}") if base else os.path.join(site.workdir, "ray")
-        return RayWorker(spec, data_dir, name=f"ray-worker-{i}", rank=site.rank, log=site.log, **opts, **timeouts)
+        cell = f"{i}" if not (site.shard or site.replica) else f"{i}-r{site.shard}-f{site.replica}"
+        data_dir = os.path.join(base, f"worker-{cell}") if base else os.path.join(site.workdir, "ray")
+        return RayWorker(spec, data_dir, name=f"ray-worker-{cell}", rank=site.rank, log=site.log,
+                         placement=place(site, i), **opts, **timeouts)
 
-    return factory
+    return _grid(factory, w)
+
+
+def _ray_placement(w: dict, num_cpus: float):
+    """``place(site, group)`` -> Ray actor options: pinned to ``nodes[...]`` when given, else with
+    replicas a bundle of the cell's STRICT_SPREAD placement group (Ray keeps replicas of a cell on
+    different nodes and re-places them when a node goes), else SPREAD."""
+    R, F, nodes = _int(w, "shards"), _int(w, "replicas"), w.get("nodes")
+    if nodes is not None and (not isinstance(nodes, list) or not nodes or len(nodes) % (R * F)):
+        raise InvalidArgument("workers.nodes", f"must list node IPs for every shard x group x replica "
+                              f"(a multiple of {R * F}), got {nodes!r}")
+    groups: dict = {}
+    wait = float(w.get("placement_timeout", 60))
+
+    def place(site: WorkerSite, g: int) -> dict | None:
+        import ray
+        from ray.util.placement_group import placement_group, remove_placement_group
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        if nodes:
+            per = len(nodes) // (R * F)
+            return {"resources": {f"node:{nodes[(site.shard * per + g) * F + site.replica]}": 0.001}}
+        if F == 1:
+            return None
+        key = (site.shard, g)
+        if key not in groups:
+            pg = placement_group([{"CPU": num_cpus}] * F, strategy="STRICT_SPREAD", name=f"sanny-cell-{g}-{site.shard}")
+            try:
+                ray.get(pg.ready(), timeout=wait)
+            except ray.exceptions.GetTimeoutError:
+                remove_placement_group(pg)
+                raise InvalidArgument("workers.replicas", f"{F} replicas per cell need {F} Ray nodes with "
+                                      f"{num_cpus} free CPU each (placement not possible within {wait:g} s)") from None
+            groups[key] = pg
+        return {"scheduling_strategy": PlacementGroupSchedulingStrategy(groups[key], placement_group_bundle_index=site.replica)}
+
+    return place

@@ -39,7 +39,8 @@ def worker_infos(index) -> list[pb.WorkerInfo]:
             state=pb.WORKER_STATE_SERVING, count=int(st.get("count", 0)), inner=str(st.get("inner", "")),
             transport=str(st.get("transport") or getattr(w, "transport", None)
                           or ("local" if isinstance(w, LocalWorker) else type(w).__name__)),
-            index_bytes=int(st.get("index_bytes", 0)), slice_bytes=int(st.get("slice_bytes", 0))))
+            index_bytes=int(st.get("index_bytes", 0)), slice_bytes=int(st.get("slice_bytes", 0)),
+            error=str(st.get("degraded", ""))))  # a grid column serving with replicas down
     return out
 
 
