@@ -7,6 +7,7 @@ remote workers read. ``Durable`` is a base class of ``Index``; nothing else uses
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import threading
@@ -14,16 +15,19 @@ import threading
 import numpy as np
 
 from sanny.workers import WorkerSite, WorkerSpec, local_factory
-from sanny.workers.errors import IndexCorrupt, InvalidArgument
+from sanny.workers.errors import DeadlineExceeded, IndexCorrupt, InvalidArgument, WorkerUnavailable
 
 from . import snapshot, validate
 from .config import IndexConfig
 from .fanout import FanOut
 from .journal import Journal, records_after
+from .sequencer import Sequencer
 from .pca import PCA
 from .split import Layout, assign, group
 from .store import VectorStore
 from .wal import PUT, WriteAheadLog
+
+log = logging.getLogger(__name__)
 
 
 class Durable:
@@ -39,7 +43,9 @@ class Durable:
             self._lockfile.close()
             raise IndexCorrupt(f"{root!r} is already open in another process") from None
         self._factory = worker_factory or local_factory
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()        # state: searches, and each write's short apply
+        self._write_lock = threading.RLock()  # writers' checks + seq + WAL write (no fsync); take before _lock
+        self._seq = Sequencer(0)
         self._fanout = FanOut()
         self.layout: Layout | None = None
         self.workers: list = []
@@ -105,6 +111,7 @@ class Durable:
             self._release()
             raise
         self.wal = WriteAheadLog(self.journal.wal_path)
+        self._seq = Sequencer(self.journal.seq)
         return self
 
     def _groups(self) -> list[list[int]]:
@@ -128,7 +135,7 @@ class Durable:
         """Fit PCA and/or the variance-balanced assignment on a sample (before any insert)."""
         cfg = self.config
         x = self._normalise(validate.vectors(sample, cfg.dim, "sample"), "sample")
-        with self._lock:
+        with self._write_lock, self._lock:
             if len(self.store):
                 raise InvalidArgument("sample", "train() must come before the first insert")
             if cfg.pca_dim:
@@ -147,9 +154,13 @@ class Durable:
         return self.layout is not None
 
     def save(self) -> None:
-        """Checkpoint: snapshot everything, switch CURRENT, empty the WAL."""
-        with self._lock:
-            self._build()
+        """Checkpoint: snapshot everything, switch CURRENT, empty the WAL. Writes wait; searches
+        go on (only the graph build takes the state lock): with the write lock held and every
+        claimed write applied, the WAL holds nothing newer than the snapshot's seq."""
+        with self._write_lock:
+            self._seq.drain()
+            with self._lock:
+                self._build()
 
             def write(tmp):
                 self.store.save(tmp)
@@ -162,14 +173,16 @@ class Durable:
             self._dirty = False
 
     def close(self, save: bool = True) -> None:
-        with self._lock:
+        with self._write_lock:
+            self._seq.drain()
             if save and self._dirty:
                 self.save()
-            for w in self.workers:
-                w.close()
-            self._fanout.close()
-            self.wal.close()
-            self._release()
+            with self._lock:
+                for w in self.workers:
+                    w.close()
+                self._fanout.close()
+                self.wal.close()
+                self._release()
 
     def _release(self) -> None:
         self._lockfile.close()
@@ -196,12 +209,29 @@ class Durable:
     def _worker_slices(self, x: np.ndarray, i: int) -> np.ndarray:
         return self._space(x)[:, self.columns[i]]
 
-    def _log_and_apply(self, op: int, keys: list[str], x: np.ndarray | None) -> None:
-        self.wal.append(self.seq + 1, op, keys, x)  # raises before any state changes
-        self.journal.seq += 1
-        self._dirty = True
-        self._apply(op, keys, x)
-        self._build()
+    def _log_and_apply(self, op: int, keys: list[str], x: np.ndarray | None, check=None) -> None:
+        """Log then apply one write (``sequencer`` has the order of events). ``check(present)``
+        runs first under the write lock; ``present(key)`` counts pending writes."""
+        with self._write_lock:
+            if check is not None:
+                check(lambda k: self._seq.present(k, self.store.ids.__contains__))
+            seq = self._seq.next
+            ticket = self.wal.write(seq, op, keys, x)  # raises before any state changes
+            self._seq.claim(seq, keys, op)
+        durable = False
+        try:
+            self.wal.wait(ticket)
+            durable = True
+        finally:
+            with self._seq.turn(seq, keys):
+                if durable:
+                    with self._lock:
+                        self.journal.seq = seq
+                        self._dirty = True
+                        self._apply(op, keys, x)
+                        self._build()
+                else:
+                    self.journal.skip(seq)
 
     def _apply(self, op: int, keys: list[str], x: np.ndarray | None) -> None:
         """Apply WAL record ``seq``: the store first, then the workers (if a remote worker
@@ -217,10 +247,22 @@ class Durable:
                 xs, ids = x, self.store.add(keys, x)
         self.journal.record(old, ids)
         if len(old):
-            self.fan_out(lambda w, i: w.remove(old))
+            self.fan_out(_tolerant(lambda w, i: w.remove(old)))
         if ids is not None:
-            self.fan_out(lambda w, i: w.insert(ids, xs[:, self.columns[i]]))
+            self.fan_out(_tolerant(lambda w, i: w.insert(ids, xs[:, self.columns[i]])))
 
     def _build(self, optimize: bool = False) -> None:
         if self.layout:
-            self.fan_out(lambda w, i: w.build(optimize))
+            self.fan_out(_tolerant(lambda w, i: w.build(optimize)))
+
+
+def _tolerant(fn):
+    """A write's call to one worker: the WAL and store are the source of truth, so a remote
+    worker that is down or slow does not fail the (already durable) write; it is marked and
+    catches up from the journal before it serves again (``workers.remote``)."""
+    def call(w, i):
+        try:
+            return fn(w, i)
+        except (WorkerUnavailable, DeadlineExceeded) as e:
+            log.warning("worker %d missed a write (%s); it catches up before it serves again", i, e)
+    return call

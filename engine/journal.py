@@ -34,6 +34,10 @@ class Journal:
         """Remember what WAL record ``seq`` removed and added (internal ids)."""
         self._entries[self.seq] = (removed, added)
 
+    def skip(self, seq: int) -> None:
+        """WAL seq ``seq`` was never written (its fsync failed): catch-up steps over it."""
+        self._entries[seq] = (np.empty(0, np.int64), None)
+
     def clear(self) -> None:
         """After a checkpoint: the snapshot holds everything."""
         self._entries.clear()
