@@ -80,8 +80,6 @@ def test_worker_killed_fails_fast_then_restart_loses_nothing(tmp_path):
         with pytest.raises(WorkerUnavailable):
             ix.workers[1].stats()
         ix.insert(keys[1200:1300], x[1200:1300])  # acknowledged: WAL + store are the truth
-        with pytest.raises(WorkerUnavailable):  # the missed write is replayed before it serves again
-            ix.search(q, 10)
 
         procs[1].start()  # same data dir and port: reloads its save, is replayed the rest
         live = list(range(5, 1300))
