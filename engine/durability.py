@@ -229,7 +229,7 @@ class Durable:
                         self.journal.seq = seq
                         self._dirty = True
                         self._apply(op, keys, x)
-                        self._build()
+                        self._build(tolerant=True)
                 else:
                     self.journal.skip(seq)
 
@@ -251,9 +251,10 @@ class Durable:
         if ids is not None:
             self.fan_out(_tolerant(lambda w, i: w.insert(ids, xs[:, self.columns[i]])))
 
-    def _build(self, optimize: bool = False) -> None:
+    def _build(self, optimize: bool = False, tolerant: bool = False) -> None:
         if self.layout:
-            self.fan_out(_tolerant(lambda w, i: w.build(optimize)))
+            fn = lambda w, i: w.build(optimize)  # noqa: E731
+            self.fan_out(_tolerant(fn) if tolerant else fn)
 
 
 def _tolerant(fn):
