@@ -46,6 +46,7 @@ class Durable:
         self._lock = threading.RLock()        # state: searches, and each write's short apply
         self._write_lock = threading.RLock()  # writers' checks + seq + WAL write (no fsync); take before _lock
         self._seq = Sequencer(0)
+        self._auto = None  # AutoCheckpoint, see start_checkpoints
         self._fanout = FanOut()
         self.layout: Layout | None = None
         self.workers: list = []
@@ -100,9 +101,8 @@ class Durable:
             raise IndexCorrupt(f"{root!r}: snapshot {os.path.basename(snap)} is damaged: {e}") from e
         self.journal.seq = snap_seq
         try:  # remote workers are first contacted here: one that is down must not keep the lock
-            for seq, op, keys, vecs in records_after(self.journal.wal_path, snap_seq):
-                self.journal.seq = seq
-                self._apply(op, keys, vecs)
+            for batch in _runs(records_after(self.journal.wal_path, snap_seq)):
+                self._apply_run(batch)
             self._build()
         except BaseException:
             for w in self.workers:
@@ -172,7 +172,16 @@ class Durable:
             self.journal.clear()
             self._dirty = False
 
+    def start_checkpoints(self, wal_bytes: int = 64 << 20, seconds: float = 300.0, records: int = 1_000):
+        """Checkpoint automatically by WAL size / record count / time (``engine.checkpoint``)."""
+        from .checkpoint import AutoCheckpoint
+        if self._auto is None:
+            self._auto = AutoCheckpoint(self, wal_bytes, seconds, records)
+        return self._auto
+
     def close(self, save: bool = True) -> None:
+        if self._auto is not None:  # before the write lock: a checkpoint in progress needs it
+            self._auto.stop()
         with self._write_lock:
             self._seq.drain()
             if save and self._dirty:
@@ -232,10 +241,35 @@ class Durable:
                         self._build(tolerant=True)
                 else:
                     self.journal.skip(seq)
+        if self._auto is not None:
+            self._auto.note_write()
+
+    def _apply_run(self, run: list) -> None:
+        """Replay WAL records ``run`` (one op, no key twice) as one batch: one store update and
+        one call per worker instead of one per record; the journal still gets one entry per seq."""
+        op = run[0][1]
+        if len(run) == 1:
+            self.journal.seq = run[0][0]
+            return self._apply(op, run[0][2], run[0][3])
+        olds = [self.store.lookup(keys) for _, _, keys, _ in run]
+        keys = [k for _, _, ks, _ in run for k in ks]
+        x = np.concatenate([r[3] for r in run]) if op == PUT else None
+        old, ids, xs = self._update_store(op, keys, x)
+        sizes = np.cumsum([len(r[2]) for r in run])[:-1]
+        for (seq, _, _, _), o, i in zip(run, olds, np.split(ids, sizes) if ids is not None else [None] * len(run)):
+            self.journal.seq = seq
+            self.journal.record(o[o >= 0], i)
+        self._send(old, ids, xs)
 
     def _apply(self, op: int, keys: list[str], x: np.ndarray | None) -> None:
         """Apply WAL record ``seq``: the store first, then the workers (if a remote worker
         fails mid-way the store and WAL still agree, and that worker catches up later)."""
+        old, ids, xs = self._update_store(op, keys, x)
+        self.journal.record(old, ids)
+        self._send(old, ids, xs)
+
+    def _update_store(self, op: int, keys: list[str], x: np.ndarray | None):
+        """(removed ids, added ids or None, the added rows in the split space or None)."""
         old = self.store.drop(keys)
         ids = xs = None
         if op == PUT:
@@ -245,7 +279,9 @@ class Durable:
                 xs = y[:, : self.config.pca_dim]
             else:
                 xs, ids = x, self.store.add(keys, x)
-        self.journal.record(old, ids)
+        return old, ids, xs
+
+    def _send(self, old: np.ndarray, ids: np.ndarray | None, xs: np.ndarray | None) -> None:
         if len(old):
             self.fan_out(_tolerant(lambda w, i: w.remove(old)))
         if ids is not None:
@@ -255,6 +291,21 @@ class Durable:
         if self.layout:
             fn = lambda w, i: w.build(optimize)  # noqa: E731
             self.fan_out(_tolerant(fn) if tolerant else fn)
+
+
+def _runs(records, most: int = 4096):
+    """Consecutive WAL records grouped into runs of one op with no key twice (so applying a run
+    at once equals applying its records in turn), at most ``most`` records each."""
+    run, seen = [], set()
+    for rec in records:
+        keys = rec[2]
+        if run and (rec[1] != run[0][1] or len(run) >= most or not seen.isdisjoint(keys)):
+            yield run
+            run, seen = [], set()
+        run.append(rec)
+        seen.update(keys)
+    if run:
+        yield run
 
 
 def _tolerant(fn):

@@ -34,6 +34,10 @@ class Journal:
         """Remember what WAL record ``seq`` removed and added (internal ids)."""
         self._entries[self.seq] = (removed, added)
 
+    def __len__(self) -> int:
+        """WAL records since the last checkpoint."""
+        return len(self._entries)
+
     def skip(self, seq: int) -> None:
         """WAL seq ``seq`` was never written (its fsync failed): catch-up steps over it."""
         self._entries[seq] = (np.empty(0, np.int64), None)

@@ -8,7 +8,6 @@ index stays the caller's to save and close.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ from sanny.v1 import sanny_pb2 as pb
 from sanny.v1 import sanny_pb2_grpc as pb_grpc
 from sanny.workers.deadline import deadline as worker_deadline
 from sanny.workers.errors import InvalidArgument
-from sanny.workers.tls import server_credentials
+from sanny.workers.tls import OPEN_METHODS, BearerTokenAuth, server_credentials  # noqa: F401 - re-exported
 
 from ..vald import add_vald_services
 from .service import SERVICE_NAME, SannyService, worker_infos
@@ -29,43 +28,6 @@ from .service import SERVICE_NAME, SannyService, worker_infos
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-OPEN_METHODS = ("/grpc.health.v1.Health/",)  # reachable without a token (load balancers, probes)
-
-
-def _deny(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as ``handler`` that fails with UNAUTHENTICATED."""
-    def reject(request, context):
-        context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                      "missing or wrong bearer token (send metadata 'authorization: Bearer <token>')")
-
-    if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(reject)
-    if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(reject)
-    if handler.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(reject)
-    return grpc.unary_unary_rpc_method_handler(reject)
-
-
-class BearerTokenAuth(grpc.ServerInterceptor):
-    """Require ``authorization: Bearer <token>`` on every method except health checks."""
-
-    def __init__(self, token: str, open_methods=OPEN_METHODS):
-        if not token:
-            raise ValueError("empty token")
-        self._token = token.encode()
-        self._open = tuple(open_methods)
-
-    def _ok(self, metadata) -> bool:
-        value = next((v for k, v in metadata or () if k == "authorization"), "")
-        scheme, _, credential = str(value).partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), self._token)
-
-    def intercept_service(self, continuation, details):
-        handler = continuation(details)
-        if handler is None or details.method.startswith(self._open) or self._ok(details.invocation_metadata):
-            return handler
-        return _deny(handler)
 
 
 class _Malformed:
