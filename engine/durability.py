@@ -19,8 +19,9 @@ from sanny.workers.errors import DeadlineExceeded, IndexCorrupt, InvalidArgument
 
 from . import snapshot, validate
 from .config import IndexConfig
+from .checkpoint import AutoCheckpoint
 from .fanout import FanOut
-from .journal import Journal, records_after
+from .journal import Journal, records_after, runs
 from .sequencer import Sequencer
 from .pca import PCA
 from .split import Layout, assign, group
@@ -101,7 +102,7 @@ class Durable:
             raise IndexCorrupt(f"{root!r}: snapshot {os.path.basename(snap)} is damaged: {e}") from e
         self.journal.seq = snap_seq
         try:  # remote workers are first contacted here: one that is down must not keep the lock
-            for batch in _runs(records_after(self.journal.wal_path, snap_seq)):
+            for batch in runs(records_after(self.journal.wal_path, snap_seq)):
                 self._apply_run(batch)
             self._build()
         except BaseException:
@@ -154,9 +155,8 @@ class Durable:
         return self.layout is not None
 
     def save(self) -> None:
-        """Checkpoint: snapshot everything, switch CURRENT, empty the WAL. Writes wait; searches
-        go on (only the graph build takes the state lock): with the write lock held and every
-        claimed write applied, the WAL holds nothing newer than the snapshot's seq."""
+        """Checkpoint: snapshot, switch CURRENT, empty the WAL. Writes wait (so the WAL holds
+        nothing newer than the snapshot); searches go on (only the graph build locks them out)."""
         with self._write_lock:
             self._seq.drain()
             with self._lock:
@@ -174,7 +174,6 @@ class Durable:
 
     def start_checkpoints(self, wal_bytes: int = 64 << 20, seconds: float = 300.0, records: int = 1_000):
         """Checkpoint automatically by WAL size / record count / time (``engine.checkpoint``)."""
-        from .checkpoint import AutoCheckpoint
         if self._auto is None:
             self._auto = AutoCheckpoint(self, wal_bytes, seconds, records)
         return self._auto
@@ -270,8 +269,7 @@ class Durable:
 
     def _update_store(self, op: int, keys: list[str], x: np.ndarray | None):
         """(removed ids, added ids or None, the added rows in the split space or None)."""
-        old = self.store.drop(keys)
-        ids = xs = None
+        old, ids, xs = self.store.drop(keys), None, None
         if op == PUT:
             if self.pca is not None:
                 y, resid = self.pca.project(x)
@@ -293,25 +291,9 @@ class Durable:
             self.fan_out(_tolerant(fn) if tolerant else fn)
 
 
-def _runs(records, most: int = 4096):
-    """Consecutive WAL records grouped into runs of one op with no key twice (so applying a run
-    at once equals applying its records in turn), at most ``most`` records each."""
-    run, seen = [], set()
-    for rec in records:
-        keys = rec[2]
-        if run and (rec[1] != run[0][1] or len(run) >= most or not seen.isdisjoint(keys)):
-            yield run
-            run, seen = [], set()
-        run.append(rec)
-        seen.update(keys)
-    if run:
-        yield run
-
-
 def _tolerant(fn):
-    """A write's call to one worker: the WAL and store are the source of truth, so a remote
-    worker that is down or slow does not fail the (already durable) write; it is marked and
-    catches up from the journal before it serves again (``workers.remote``)."""
+    """A write's call to one worker: WAL + store are the truth, so a remote worker that is down
+    misses it (logged) and catches up from the journal before it serves again (``workers.remote``)."""
     def call(w, i):
         try:
             return fn(w, i)

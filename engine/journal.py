@@ -21,6 +21,21 @@ def records_after(path: str, after: int):
             yield rec
 
 
+def runs(records, most: int = 4096):
+    """Consecutive WAL records grouped into runs of one op with no key twice (so applying a run
+    at once equals applying its records in turn), at most ``most`` records each."""
+    run, seen = [], set()
+    for rec in records:
+        keys = rec[2]
+        if run and (rec[1] != run[0][1] or len(run) >= most or not seen.isdisjoint(keys)):
+            yield run
+            run, seen = [], set()
+        run.append(rec)
+        seen.update(keys)
+    if run:
+        yield run
+
+
 class Journal:
     """``seq``: the newest WAL record applied; ``slices(vectors, rank)``: worker ``rank``'s
     columns of (projected) full vectors, as the coordinator sends them on insert."""

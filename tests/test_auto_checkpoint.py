@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sanny.engine import Index, IndexConfig, InnerParams
-from sanny.engine.durability import _runs
+from sanny.engine.journal import runs as _runs
 from sanny.engine.wal import DEL, PUT
 
 HANG_GUARD_S = 60

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from sanny.bench.soak import run, table
+from sanny.bench.soak_cli import run, table
 
 
 def test_quick_soak_loses_nothing(tmp_path):
