@@ -48,6 +48,7 @@ def run(index, clients: int, seconds: float, read: float = 0.8, max_requests: in
     """Drive ``index`` through a gRPC server; counts per kind and the wall time."""
     dim = index.config.dim
     counts = {"search": 0, "write": 0, "errors": 0}
+    latency: list[float] = []  # seconds per search
     lock = threading.Lock()
     stop = time.monotonic() + seconds
     with run_server(index, vald=False) as (_server, port):
@@ -61,7 +62,9 @@ def run(index, clients: int, seconds: float, read: float = 0.8, max_requests: in
                     try:
                         v = rng.normal(size=(1, dim)).astype(np.float32)
                         if kind == "search":
+                            t = time.perf_counter()
                             cl.search(v, 10)
+                            latency.append(time.perf_counter() - t)
                         else:
                             cl.upsert([f"w{c}-{i % 500}"], v)
                     except Exception:  # noqa: BLE001 - counted
@@ -76,8 +79,9 @@ def run(index, clients: int, seconds: float, read: float = 0.8, max_requests: in
         for t in threads:
             t.join()
         wall = time.monotonic() - t0
+    p50, p99 = np.percentile(latency, [50, 99]) * 1000 if latency else (np.nan, np.nan)
     return {**counts, "seconds": wall, "searches_per_s": counts["search"] / wall,
-            "writes_per_s": counts["write"] / wall}
+            "writes_per_s": counts["write"] / wall, "search_p50_ms": p50, "search_p99_ms": p99}
 
 
 def main(argv=None) -> None:
@@ -98,9 +102,10 @@ def main(argv=None) -> None:
             with ctx:
                 rows[name] = run(index, args.clients, args.seconds)
         index.close(save=False)
-    print(f"{'write path':18} {'searches/s':>11} {'writes/s':>9} {'errors':>7}")
+    print(f"{'write path':18} {'searches/s':>11} {'writes/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}")
     for name, r in rows.items():
-        print(f"{name:18} {r['searches_per_s']:11.1f} {r['writes_per_s']:9.1f} {r['errors']:7d}")
+        print(f"{name:18} {r['searches_per_s']:11.1f} {r['writes_per_s']:9.1f} {r['search_p50_ms']:7.1f} "
+              f"{r['search_p99_ms']:7.1f} {r['errors']:7d}")
     a, b = rows["serialised (old)"], rows["sequenced (new)"]
     print(f"ratio searches/s new/old: {b['searches_per_s'] / max(a['searches_per_s'], 1e-9):.2f}x")
 
