@@ -28,7 +28,7 @@ class ResourceExhausted(SannyError):
 class Limits:
     """All configurable (``sanny serve --limit NAME=VALUE`` / the ``[limits]`` config table)."""
 
-    max_query_candidates: int = 4_000_000   # queries x max(candidates, max_candidates)
+    max_query_candidates: int = 20_000_000  # queries x max(candidates, max_candidates)
     max_query_k: int = 1_000_000            # queries x k
     max_key_bytes: int = 1024               # UTF-8 bytes of one key
     max_keys: int = 100_000                 # keys in one request
@@ -61,14 +61,16 @@ class Limits:
                 raise InvalidArgument(f"{field}[{i}]", f"is {n:,} bytes, over the limit "
                                       f"max_key_bytes = {self.max_key_bytes:,}")
 
-    def search(self, queries: int, k: int, candidates: int, subspaces: int) -> int:
-        """Check a search's shape; returns its estimated in-flight bytes."""
+    def search(self, queries: int, k: int, candidates: int, subspaces: int, chunk: int | None = None) -> int:
+        """Check a search's shape; returns its estimated in-flight bytes (the candidates of one
+        ``chunk`` of queries at a time, as the service searches, plus the whole response)."""
         self._over("max_query_candidates", queries * candidates, "queries x candidates")
         self._over("max_query_k", queries * k, "queries x k")
         response = queries * k * NEIGHBOR_BYTES
         self._over("max_response_bytes", response, "estimated response bytes (queries x k x "
                    f"{NEIGHBOR_BYTES})")
-        return queries * candidates * max(1, subspaces) * CANDIDATE_BYTES + response
+        rows = min(queries, chunk) if chunk else queries
+        return rows * candidates * max(1, subspaces) * CANDIDATE_BYTES + response
 
     def rows(self, rows: int, dim: int, field: str) -> int:
         """Vectors in a write or a response (``GetVector``); returns their bytes."""

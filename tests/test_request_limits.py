@@ -99,6 +99,11 @@ def test_malformed_bytes_are_invalid_argument(spied):
         with pytest.raises(grpc.RpcError) as err:
             stream(iter([b"\xff\xff\xff\xff\x0f"]), timeout=10)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        search = ch.stream_stream("/sanny.v1.Sanny/StreamSearch", request_serializer=lambda b: b,
+                                  response_deserializer=lambda b: b)
+        with pytest.raises(grpc.RpcError) as err:
+            list(search(iter([b"\xff\xff\xff\xff\x0f"]), timeout=10))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_memory_budget_refuses_what_does_not_fit_and_frees_on_exit():

@@ -50,6 +50,14 @@ def _malformed_message(m: _Malformed) -> str:
     return f"request is not a valid protobuf message of this method's type ({m.error})"
 
 
+def _relay(responses, context):
+    """A response stream whose request stream turned out malformed ends with INVALID_ARGUMENT."""
+    try:
+        yield from responses
+    except InvalidArgument as e:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+
+
 class WellFormed(grpc.ServerInterceptor):
     """Malformed request bytes get INVALID_ARGUMENT (gRPC's own answer would be INTERNAL)."""
 
@@ -61,13 +69,14 @@ class WellFormed(grpc.ServerInterceptor):
         if h.request_streaming:
             behavior = h.stream_stream or h.stream_unary
 
-            def stream(requests, context, _b=behavior):
+            def stream(requests, context, _b=behavior, _out=h.response_streaming):
                 def checked():
                     for r in requests:
                         if isinstance(r, _Malformed):  # the handler maps it to INVALID_ARGUMENT
                             raise InvalidArgument("request", _malformed_message(r))
                         yield r
-                return _b(checked(), context)
+                out = _b(checked(), context)
+                return _relay(out, context) if _out else out
             field = "stream_stream" if h.stream_stream else "stream_unary"
         else:
             behavior = h.unary_unary or h.unary_stream
