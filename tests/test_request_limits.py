@@ -128,3 +128,20 @@ def test_limits_from_dict_checks_names_and_values():
     with pytest.raises(InvalidArgument, match="max_keys"):
         Limits.from_dict({"max_keys": 0})
     assert DIM and np  # fixtures' dimension is what data() draws
+
+
+def test_vald_search_shares_the_limits(tmp_path):
+    vald_pb = pytest.importorskip("vald.v1.payload.payload_pb2")
+    from vald.v1.vald import search_pb2_grpc
+    ix = make_index(tmp_path / "v")
+    ix.insert(keys(20), data(20))
+    try:
+        with stub_for(ix, limits=Limits(max_query_k=5)) as (_, ch):
+            req = vald_pb.Search.Request(vector=data(1, seed=9)[0].tolist(),
+                                         config=vald_pb.Search.Config(num=10))
+            with pytest.raises(grpc.RpcError) as err:
+                search_pb2_grpc.SearchStub(ch).Search(req, timeout=10)
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "max_query_k" in err.value.details()
+    finally:
+        ix.close(save=False)

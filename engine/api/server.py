@@ -22,6 +22,7 @@ from sanny.workers.deadline import deadline as worker_deadline
 from sanny.workers.errors import InvalidArgument
 from sanny.workers.tls import OPEN_METHODS, BearerTokenAuth, server_credentials  # noqa: F401 - re-exported
 
+from ..limits import Limits, MemoryBudget
 from ..vald import add_vald_services
 from .service import SERVICE_NAME, SannyService, worker_infos
 
@@ -123,8 +124,11 @@ def run_server(index, address: str = "127.0.0.1:0", *, max_message_bytes: int = 
     interceptors = [WellFormed(), *([BearerTokenAuth(token)] if token else [])]
     server = grpc.server(ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sanny-rpc"),
                          options=options, interceptors=interceptors)
-    pb_grpc.add_SannyServicer_to_server(SannyService(index, search_chunk, limits), server)
-    vald_names = add_vald_services(server, index, address=address, search_chunk=search_chunk) if vald else []
+    limits = limits or Limits()
+    budget = MemoryBudget(limits.memory_budget_bytes)  # one budget for sanny.v1 and vald.v1
+    pb_grpc.add_SannyServicer_to_server(SannyService(index, search_chunk, limits, budget), server)
+    vald_names = add_vald_services(server, index, address=address, search_chunk=search_chunk,
+                                   limits=limits, budget=budget) if vald else []
     names = [SERVICE_NAME]
     for add in add_services:
         names += list(add(server) or [])

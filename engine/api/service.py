@@ -45,11 +45,12 @@ def worker_infos(index) -> list[pb.WorkerInfo]:
 
 
 class SannyService(pb_grpc.SannyServicer):
-    def __init__(self, index, search_chunk: int = 512, limits: Limits | None = None):
+    def __init__(self, index, search_chunk: int = 512, limits: Limits | None = None,
+                 budget: MemoryBudget | None = None):
         self.index = index
         self.search_chunk = max(1, int(search_chunk))
         self.limits = limits or Limits()
-        self.budget = MemoryBudget(self.limits.memory_budget_bytes)
+        self.budget = budget or MemoryBudget(self.limits.memory_budget_bytes)
 
     # -- writes --------------------------------------------------------------------------
     def _written(self, n: int) -> pb.WriteResponse:
