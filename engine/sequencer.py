@@ -9,7 +9,9 @@ too and skips, so later writes are not held up; the log then has a gap in its se
 which replay and catch-up allow.
 
 Until a write is applied its keys are *pending*: checks of later writes (insert: key absent,
-update/remove: key present) see them through :meth:`Sequencer.present`.
+update/remove: key present) see them through :meth:`Sequencer.present`. (So a write checked
+against a pending write whose fsync then fails was checked against state that never came to be;
+it is still a complete write of its own, e.g. an update then lands as an insert.)
 """
 from __future__ import annotations
 
