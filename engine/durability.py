@@ -174,8 +174,7 @@ class Durable:
 
     def start_checkpoints(self, wal_bytes: int = 64 << 20, seconds: float = 300.0, records: int = 1_000):
         """Checkpoint automatically by WAL size / record count / time (``engine.checkpoint``)."""
-        if self._auto is None:
-            self._auto = AutoCheckpoint(self, wal_bytes, seconds, records)
+        self._auto = self._auto or AutoCheckpoint(self, wal_bytes, seconds, records)
         return self._auto
 
     def close(self, save: bool = True) -> None:
@@ -218,8 +217,7 @@ class Durable:
         return self._space(x)[:, self.columns[i]]
 
     def _log_and_apply(self, op: int, keys: list[str], x: np.ndarray | None, check=None) -> None:
-        """Log then apply one write (``sequencer`` has the order of events). ``check(present)``
-        runs first under the write lock; ``present(key)`` counts pending writes."""
+        """Log, then apply in seq order (``sequencer``); ``check(present)`` runs under the write lock."""
         with self._write_lock:
             if check is not None:
                 check(lambda k: self._seq.present(k, self.store.ids.__contains__))
