@@ -7,6 +7,7 @@ remote workers read. ``Durable`` is a base class of ``Index``; nothing else uses
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import threading
@@ -14,16 +15,20 @@ import threading
 import numpy as np
 
 from sanny.workers import WorkerSite, WorkerSpec, local_factory
-from sanny.workers.errors import IndexCorrupt, InvalidArgument
+from sanny.workers.errors import DeadlineExceeded, IndexCorrupt, InvalidArgument, WorkerUnavailable
 
 from . import grid, snapshot, validate
 from .config import IndexConfig
+from .checkpoint import AutoCheckpoint
 from .fanout import FanOut
-from .journal import Journal, records_after
+from .journal import Journal, records_after, runs
+from .sequencer import Sequencer
 from .pca import PCA
 from .split import Layout, assign, group
 from .store import VectorStore
 from .wal import PUT, WriteAheadLog
+
+log = logging.getLogger(__name__)
 
 
 class Durable:
@@ -39,7 +44,10 @@ class Durable:
             self._lockfile.close()
             raise IndexCorrupt(f"{root!r} is already open in another process") from None
         self._factory = worker_factory or local_factory
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()        # state: searches, and each write's short apply
+        self._write_lock = threading.RLock()  # writers' checks + seq + WAL write (no fsync); take before _lock
+        self._seq = Sequencer(0)
+        self._auto = None  # AutoCheckpoint, see start_checkpoints
         self._fanout = FanOut()
         self.layout: Layout | None = None
         self.workers: list = []
@@ -94,9 +102,8 @@ class Durable:
             raise IndexCorrupt(f"{root!r}: snapshot {os.path.basename(snap)} is damaged: {e}") from e
         self.journal.seq = snap_seq
         try:  # remote workers are first contacted here: one that is down must not keep the lock
-            for seq, op, keys, vecs in records_after(self.journal.wal_path, snap_seq):
-                self.journal.seq = seq
-                self._apply(op, keys, vecs)
+            for batch in runs(records_after(self.journal.wal_path, snap_seq)):
+                self._apply_run(batch)
             self._build()
         except BaseException:
             for w in self.workers:
@@ -105,6 +112,7 @@ class Durable:
             self._release()
             raise
         self.wal = WriteAheadLog(self.journal.wal_path)
+        self._seq = Sequencer(self.journal.seq)
         return self
 
     def _groups(self) -> list[list[int]]:
@@ -128,7 +136,7 @@ class Durable:
         """Fit PCA and/or the variance-balanced assignment on a sample (before any insert)."""
         cfg = self.config
         x = self._normalise(validate.vectors(sample, cfg.dim, "sample"), "sample")
-        with self._lock:
+        with self._write_lock, self._lock:
             if len(self.store):
                 raise InvalidArgument("sample", "train() must come before the first insert")
             if cfg.pca_dim:
@@ -147,9 +155,12 @@ class Durable:
         return self.layout is not None
 
     def save(self) -> None:
-        """Checkpoint: snapshot everything, switch CURRENT, empty the WAL."""
-        with self._lock:
-            self._build()
+        """Checkpoint: snapshot, switch CURRENT, empty the WAL. Writes wait (so the WAL holds
+        nothing newer than the snapshot); searches go on (only the graph build locks them out)."""
+        with self._write_lock:
+            self._seq.drain()
+            with self._lock:
+                self._build()
 
             def write(tmp):
                 self.store.save(tmp)
@@ -161,15 +172,24 @@ class Durable:
             self.journal.clear()
             self._dirty = False
 
+    def start_checkpoints(self, wal_bytes: int = 64 << 20, seconds: float = 300.0, records: int = 1_000):
+        """Checkpoint automatically by WAL size / record count / time (``engine.checkpoint``)."""
+        self._auto = self._auto or AutoCheckpoint(self, wal_bytes, seconds, records)
+        return self._auto
+
     def close(self, save: bool = True) -> None:
-        with self._lock:
+        if self._auto is not None:  # before the write lock: a checkpoint in progress needs it
+            self._auto.stop()
+        with self._write_lock:
+            self._seq.drain()
             if save and self._dirty:
                 self.save()
-            for w in self.workers:
-                w.close()
-            self._fanout.close()
-            self.wal.close()
-            self._release()
+            with self._lock:
+                for w in self.workers:
+                    w.close()
+                self._fanout.close()
+                self.wal.close()
+                self._release()
 
     def _release(self) -> None:
         self._lockfile.close()
@@ -196,18 +216,58 @@ class Durable:
     def _worker_slices(self, x: np.ndarray, i: int) -> np.ndarray:
         return self._space(x)[:, self.columns[i]]
 
-    def _log_and_apply(self, op: int, keys: list[str], x: np.ndarray | None) -> None:
-        self.wal.append(self.seq + 1, op, keys, x)  # raises before any state changes
-        self.journal.seq += 1
-        self._dirty = True
-        self._apply(op, keys, x)
-        self._build()
+    def _log_and_apply(self, op: int, keys: list[str], x: np.ndarray | None, check=None) -> None:
+        """Log, then apply in seq order (``sequencer``); ``check(present)`` runs under the write lock."""
+        with self._write_lock:
+            if check is not None:
+                check(lambda k: self._seq.present(k, self.store.ids.__contains__))
+            seq = self._seq.next
+            ticket = self.wal.write(seq, op, keys, x)  # raises before any state changes
+            self._seq.claim(seq, keys, op)
+        durable = False
+        try:
+            self.wal.wait(ticket)
+            durable = True
+        finally:
+            with self._seq.turn(seq, keys):
+                if durable:
+                    with self._lock:
+                        self.journal.seq = seq
+                        self._dirty = True
+                        self._apply(op, keys, x)
+                        self._build(tolerant=True)
+                else:
+                    self.journal.skip(seq)
+        if self._auto is not None:
+            self._auto.note_write()
+
+    def _apply_run(self, run: list) -> None:
+        """Replay WAL records ``run`` (one op, no key twice) as one batch: one store update and
+        one call per worker instead of one per record; the journal still gets one entry per seq."""
+        op = run[0][1]
+        if len(run) == 1:
+            self.journal.seq = run[0][0]
+            return self._apply(op, run[0][2], run[0][3])
+        olds = [self.store.lookup(keys) for _, _, keys, _ in run]
+        keys = [k for _, _, ks, _ in run for k in ks]
+        x = np.concatenate([r[3] for r in run]) if op == PUT else None
+        old, ids, xs = self._update_store(op, keys, x)
+        sizes = np.cumsum([len(r[2]) for r in run])[:-1]
+        for (seq, _, _, _), o, i in zip(run, olds, np.split(ids, sizes) if ids is not None else [None] * len(run)):
+            self.journal.seq = seq
+            self.journal.record(o[o >= 0], i)
+        self._send(old, ids, xs)
 
     def _apply(self, op: int, keys: list[str], x: np.ndarray | None) -> None:
         """Apply WAL record ``seq``: the store first, then the workers (if a remote worker
         fails mid-way the store and WAL still agree, and that worker catches up later)."""
-        old = self.store.drop(keys)
-        ids = xs = None
+        old, ids, xs = self._update_store(op, keys, x)
+        self.journal.record(old, ids)
+        self._send(old, ids, xs)
+
+    def _update_store(self, op: int, keys: list[str], x: np.ndarray | None):
+        """(removed ids, added ids or None, the added rows in the split space or None)."""
+        old, ids, xs = self.store.drop(keys), None, None
         if op == PUT:
             if self.pca is not None:
                 y, resid = self.pca.project(x)
@@ -215,12 +275,26 @@ class Durable:
                 xs = y[:, : self.config.pca_dim]
             else:
                 xs, ids = x, self.store.add(keys, x)
-        self.journal.record(old, ids)
-        if len(old):
-            self.fan_out(lambda w, i: w.remove(old))
-        if ids is not None:
-            self.fan_out(lambda w, i: w.insert(ids, xs[:, self.columns[i]]))
+        return old, ids, xs
 
-    def _build(self, optimize: bool = False) -> None:
+    def _send(self, old: np.ndarray, ids: np.ndarray | None, xs: np.ndarray | None) -> None:
+        if len(old):
+            self.fan_out(_tolerant(lambda w, i: w.remove(old)))
+        if ids is not None:
+            self.fan_out(_tolerant(lambda w, i: w.insert(ids, xs[:, self.columns[i]])))
+
+    def _build(self, optimize: bool = False, tolerant: bool = False) -> None:
         if self.layout:
-            self.fan_out(lambda w, i: w.build(optimize))
+            fn = lambda w, i: w.build(optimize)  # noqa: E731
+            self.fan_out(_tolerant(fn) if tolerant else fn)
+
+
+def _tolerant(fn):
+    """A write's call to one worker: WAL + store are the truth, so a remote worker that is down
+    misses it (logged) and catches up from the journal before it serves again (``workers.remote``)."""
+    def call(w, i):
+        try:
+            return fn(w, i)
+        except (WorkerUnavailable, DeadlineExceeded) as e:
+            log.warning("worker %d missed a write (%s); it catches up before it serves again", i, e)
+    return call

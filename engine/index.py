@@ -45,9 +45,13 @@ class Index(Durable):
         """Check ``queries`` (shape, dimension, finite) and normalise them for cosine."""
         return Queries(self._normalise(validate.vectors(queries, self.config.dim, field), field))
 
+    @contextlib.contextmanager
     def write_lock(self):
-        """Hold off every other read and write of this index (a check-then-write sequence)."""
-        return self._lock
+        """Hold off every other write of this index, with every earlier write applied (a
+        check-then-write sequence; searches go on)."""
+        with self._write_lock:
+            self._seq.drain()
+            yield
 
     @property
     def has_remote_workers(self) -> bool:
@@ -83,16 +87,18 @@ class Index(Durable):
     def _put(self, keys, vectors, mode: str) -> None:
         x = self._normalise(validate.vectors(vectors, self.config.dim), "vectors")
         keys = validate.keys(keys, len(x))
-        with self._lock:
-            if not self.trained:
-                raise InvalidArgument("index", "this configuration (PCA / balanced) needs train(sample) before inserts")
+        if not self.trained:
+            raise InvalidArgument("index", "this configuration (PCA / balanced) needs train(sample) before inserts")
+
+        def check(present):
             if mode == "insert":
-                dup = next((k for k in keys if k in self.store.ids), None)
+                dup = next((k for k in keys if present(k)), None)
                 if dup is not None:
                     raise AlreadyExists(f"key {dup!r} already exists (use upsert to replace it)")
             elif mode == "update":
-                self._require(keys)
-            self._log_and_apply(PUT, keys, x)
+                _require(keys, present)
+
+        self._log_and_apply(PUT, keys, x, check)
 
     def insert(self, keys, vectors) -> None:
         """Add new keys; AlreadyExists if any is present (nothing is written then)."""
@@ -109,9 +115,7 @@ class Index(Durable):
     def remove(self, keys) -> None:
         """Remove keys; NotFound if any is missing (nothing is removed then)."""
         keys = validate.keys(keys)
-        with self._lock:
-            self._require(keys)
-            self._log_and_apply(DEL, keys, None)
+        self._log_and_apply(DEL, keys, None, lambda present: _require(keys, present))
 
     def set_defaults(self, T: int | None = None, epsilon: float | None = None) -> None:
         """Change (and persist) the search defaults, e.g. after ``tune``."""
@@ -124,14 +128,12 @@ class Index(Durable):
 
     def build(self, optimize: bool = True) -> None:
         """Finish graph construction (incl. ONNG optimisation when configured)."""
-        with self._lock:
+        with self._write_lock, self._lock:
             self._build(optimize)
 
     # -- reads ---------------------------------------------------------------------------
     def _require(self, keys: list[str]) -> None:
-        missing = next((k for k in keys if k not in self.store.ids), None)
-        if missing is not None:
-            raise NotFound(f"key {missing!r} not found")
+        _require(keys, self.store.ids.__contains__)
 
     def __len__(self) -> int:
         return len(self.store)
@@ -182,3 +184,9 @@ class Index(Durable):
                     "trained": self.trained, "wal_seq": self.seq,
                     "layout": self.layout.to_dict() if self.layout else None,
                     "workers": [w.stats() for w in self.workers] if self.layout else []}
+
+
+def _require(keys: list[str], present) -> None:
+    missing = next((k for k in keys if not present(k)), None)
+    if missing is not None:
+        raise NotFound(f"key {missing!r} not found")

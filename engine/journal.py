@@ -21,6 +21,21 @@ def records_after(path: str, after: int):
             yield rec
 
 
+def runs(records, most: int = 4096):
+    """Consecutive WAL records grouped into runs of one op with no key twice (so applying a run
+    at once equals applying its records in turn), at most ``most`` records each."""
+    run, seen = [], set()
+    for rec in records:
+        keys = rec[2]
+        if run and (rec[1] != run[0][1] or len(run) >= most or not seen.isdisjoint(keys)):
+            yield run
+            run, seen = [], set()
+        run.append(rec)
+        seen.update(keys)
+    if run:
+        yield run
+
+
 class Journal:
     """``seq``: the newest WAL record applied; ``slices(vectors, rank)``: worker ``rank``'s
     columns of (projected) full vectors, as the coordinator sends them on insert."""
@@ -33,6 +48,14 @@ class Journal:
     def record(self, removed: np.ndarray, added: np.ndarray | None) -> None:
         """Remember what WAL record ``seq`` removed and added (internal ids)."""
         self._entries[self.seq] = (removed, added)
+
+    def __len__(self) -> int:
+        """WAL records since the last checkpoint."""
+        return len(self._entries)
+
+    def skip(self, seq: int) -> None:
+        """WAL seq ``seq`` was never written (its fsync failed): catch-up steps over it."""
+        self._entries[seq] = (np.empty(0, np.int64), None)
 
     def clear(self) -> None:
         """After a checkpoint: the snapshot holds everything."""

@@ -86,6 +86,12 @@ class WriteAheadLog:
         """Durably append one record; returns after an fsync that covers it. On failure raises
         ``StorageFull`` / ``WriteFailed`` with the record (and every not yet durable record of
         concurrent writers, who get the same error) rolled back."""
+        self.wait(self.write(seq, op, keys, vectors))
+
+    def write(self, seq: int, op: int, keys: list[str], vectors: np.ndarray | None = None) -> tuple[int, int]:
+        """Write one record without waiting for its fsync; returns the ticket for :meth:`wait`.
+        Callers that must keep records in seq order call this under their own lock and wait
+        outside it, so concurrent writers share one fsync (group commit)."""
         rec = encode(seq, op, keys, vectors)
         with self._cond:
             if self._broken:
@@ -99,8 +105,13 @@ class WriteAheadLog:
             except OSError as e:
                 self._cut_back(start)
                 raise _failure(e, self.path, f"appending WAL record {seq}") from e
-            self._end = mine = start + len(data)
-            gen = self._gen
+            self._end = start + len(data)
+            return self._end, self._gen
+
+    def wait(self, ticket: tuple[int, int]) -> None:
+        """Return once the record of ``ticket`` is durable; raise if an fsync failure cut it."""
+        mine, gen = ticket
+        with self._cond:
             while True:
                 if self._gen != gen:  # an fsync failed since our write: were our bytes cut?
                     cut_at, err = self._cuts[gen]
@@ -113,6 +124,11 @@ class WriteAheadLog:
                     self._cond.wait()
                     continue
                 self._lead()
+
+    @property
+    def size(self) -> int:
+        """Bytes written (checkpoint trigger)."""
+        return self._end
 
     def _lead(self) -> None:
         """fsync (lock released meanwhile) for every writer whose bytes are written so far; on

@@ -77,10 +77,12 @@ def test_restarted_worker_is_replayed_what_it_missed(pair):
 
 
 def test_write_that_failed_on_one_worker_is_resent(pair):
+    """The write contract: WAL + store are the source of truth, so an insert while a worker is
+    down is acknowledged; the worker catches up from the journal before it serves again."""
     remote, local, x, q, keys = pair
     remote.workers[0].down = True
-    with pytest.raises(WorkerUnavailable):
-        remote.insert(keys[500:520], x[500:520])
+    remote.insert(keys[500:520], x[500:520])  # acknowledged: durable in the WAL and the store
+    assert remote.exists(keys[500:520]).all()
     with pytest.raises(WorkerUnavailable):
         remote.search(q, 10)
     remote.workers[0].down = False

@@ -17,6 +17,7 @@ from . import grpc_codec as codec
 from .base import WorkerSpec
 from .grpc_server import MAX_MESSAGE
 from .remote import RemoteWorker, Stale
+from .tls import bearer
 
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE),
@@ -43,10 +44,12 @@ class GrpcWorker(RemoteWorker):
     transport = "grpc"
 
     def __init__(self, spec: WorkerSpec, address: str, credentials: grpc.ChannelCredentials | None = None,
-                 **kw):
-        """``kw``: ``rank``, ``log`` and the timeouts of :class:`RemoteWorker`."""
+                 token: str | None = None, **kw):
+        """``token``: bearer token the worker requires; ``kw``: ``rank``, ``log`` and the
+        timeouts of :class:`RemoteWorker`."""
         super().__init__(spec, address, **kw)
         self.address = address
+        self._auth = bearer(token) or ()
         self._channel = (grpc.secure_channel(address, credentials, options=CHANNEL_OPTIONS) if credentials
                          else grpc.insecure_channel(address, options=CHANNEL_OPTIONS))
         self._stub = pb_grpc.SubspaceWorkerStub(self._channel)
@@ -78,7 +81,7 @@ class GrpcWorker(RemoteWorker):
 
     def _invoke(self, method: str, timeout: float, epoch: str | None, kw: dict):
         rpc, req = self._request(method, kw)
-        md = ((codec.EPOCH_HEADER, epoch),) if epoch else None
+        md = (((codec.EPOCH_HEADER, epoch),) if epoch else ()) + self._auth or None
         try:
             # a status call may wait for a (re)connecting worker; everything else fails fast
             reply = rpc(req, timeout=timeout, metadata=md, wait_for_ready=method == "stats")

@@ -19,6 +19,7 @@ from sanny.v1 import worker_pb2_grpc as pb_grpc
 
 from . import grpc_codec as codec
 from .host import StaleState, WorkerHost
+from .tls import BearerTokenAuth
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +97,14 @@ class SubspaceWorkerServicer(pb_grpc.SubspaceWorkerServicer):
 
 @contextlib.contextmanager
 def run_server(data_dir: str, listen: str = "127.0.0.1:0", max_workers: int = 8,
-               credentials: grpc.ServerCredentials | None = None, grace: float = 5.0):
-    """Serve a WorkerHost on ``data_dir``; yields ``(server, port, host)``; stops on exit."""
+               credentials: grpc.ServerCredentials | None = None, grace: float = 5.0,
+               token: str | None = None):
+    """Serve a WorkerHost on ``data_dir``; yields ``(server, port, host)``; stops on exit.
+    ``token``: every call but health checks must carry ``authorization: Bearer <token>`` (the
+    coordinator's worker client sends it); ``credentials`` with a client CA: mutual TLS."""
     host = WorkerHost(data_dir)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sanny-worker"),
+                         interceptors=[BearerTokenAuth(token)] if token else [],
                          options=[("grpc.max_receive_message_length", MAX_MESSAGE),
                                   ("grpc.max_send_message_length", MAX_MESSAGE),
                                   ("grpc.so_reuseport", 0)])

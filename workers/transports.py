@@ -115,7 +115,7 @@ def factory_from_config(cfg: dict | None):
 
 def _grpc_factory(w: dict):
     from .grpc_client import GrpcWorker
-    from .tls import channel_credentials
+    from .tls import channel_credentials, read_token
 
     addresses = w.get("addresses")
     if not addresses or not all(isinstance(a, str) and a for a in addresses):
@@ -132,11 +132,12 @@ def _grpc_factory(w: dict):
     if w.get("tls_ca") or w.get("tls_cert"):
         creds = channel_credentials(w.get("tls_ca"), w.get("tls_cert"), w.get("tls_key"))
     timeouts = _timeouts(w)
+    token = w.get("token") or (read_token(w["token_file"]) if w.get("token_file") else None)
 
     def factory(spec: WorkerSpec, site: WorkerSite):
         g = _slot(w, spec, site.rank, per)
         address = addresses[(site.shard * per + g) * F + site.replica]
-        return GrpcWorker(spec, address, creds, rank=site.rank, log=site.log, **timeouts)
+        return GrpcWorker(spec, address, creds, rank=site.rank, log=site.log, token=token, **timeouts)
 
     return _grid(factory, w)
 

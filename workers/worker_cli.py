@@ -15,7 +15,7 @@ import threading
 
 def cmd_worker(args) -> int:
     from .grpc_server import run_server
-    from .tls import server_credentials
+    from .tls import read_token, server_credentials
 
     creds = None
     if args.tls_cert or args.tls_key:
@@ -23,13 +23,15 @@ def cmd_worker(args) -> int:
             print("sanny worker: error: --tls-cert and --tls-key go together", file=sys.stderr)
             return 2
         creds = server_credentials(args.tls_cert, args.tls_key, args.tls_client_ca)
+    token = read_token(args.token_file) if args.token_file else None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     with contextlib.ExitStack() as stack:
         try:
             _, port, host = stack.enter_context(run_server(args.data_dir, args.listen, max_workers=args.threads,
-                                                           credentials=creds, grace=args.grace))
+                                                           credentials=creds, grace=args.grace,
+                                                           token=token))
         except (OSError, RuntimeError) as e:  # port taken, data dir in use by another worker
             print(f"sanny worker: error: {e}", file=sys.stderr)
             return 2
@@ -52,4 +54,6 @@ def register(subparsers) -> None:
     p.add_argument("--tls-cert", help="server certificate (PEM) to serve TLS")
     p.add_argument("--tls-key", help="server private key (PEM)")
     p.add_argument("--tls-client-ca", help="require client certificates issued by this CA (mutual TLS)")
+    p.add_argument("--token-file", help="file holding the bearer token the coordinator must send "
+                   "(its [workers] token_file)")
     p.set_defaults(fn=cmd_worker)

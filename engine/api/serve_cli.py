@@ -37,6 +37,8 @@ import threading
 
 from sanny.workers.errors import InvalidArgument
 
+from ..limits import Limits
+
 log = logging.getLogger(__name__)
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -61,7 +63,19 @@ def register(subparsers) -> None:
     p.add_argument("--max-message-mb", type=float, help="largest request/response in MiB (default 64)")
     p.add_argument("--grace", type=float, help="seconds in-flight calls get on shutdown (default 10)")
     p.add_argument("--threads", type=int, help="RPC handler threads (default 16)")
+    p.add_argument("--limit", action="append", metavar="NAME=VALUE",
+                   help="request limit (repeatable; names in sanny.engine.limits.Limits, also the [limits] table)")
+    p.add_argument("--checkpoint-mb", type=float, help="checkpoint when the WAL reaches this size (default 64)")
+    p.add_argument("--checkpoint-seconds", type=float, help="checkpoint this long after a write (default 300)")
+    p.add_argument("--checkpoint-records", type=int, help="checkpoint after this many WAL records (default 1000)")
     p.set_defaults(fn=cmd_serve)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, eq, value = text.partition("=")
+    if not eq:
+        raise InvalidArgument("limit", f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
 
 
 def load_config(path: str | None) -> dict:
@@ -159,9 +173,18 @@ def cmd_serve(args) -> int:
         log.info("%s: shutting down", signal.Signals(signum).name)
         stop.set()
 
+    workers = cfg.get("workers")
+    if token and isinstance(workers, dict) and workers.get("transport", "grpc") == "grpc" \
+            and not (workers.get("token") or workers.get("token_file")):
+        workers["token"] = token  # auth on the coordinator: its workers require a token too
+    limits = Limits.from_dict({**cfg.get("limits", {}), **dict(_pair(v) for v in args.limit or [])})
     ix = open_index(args, cfg, worker_factory(cfg))
+    ix.start_checkpoints(wal_bytes=int(float(opt("checkpoint_mb", 64)) * 2**20),
+                         seconds=float(opt("checkpoint_seconds", 300)),
+                         records=int(opt("checkpoint_records", 1000)))
     try:
-        with run_server(ix, listen, max_message_bytes=int(mb * 2**20) if mb else DEFAULT_MAX_MESSAGE_BYTES,
+        with run_server(ix, listen, limits=limits,
+                        max_message_bytes=int(mb * 2**20) if mb else DEFAULT_MAX_MESSAGE_BYTES,
                         max_workers=int(opt("threads", 16)), token=token, tls_cert=opt("tls_cert"),
                         tls_key=opt("tls_key"), tls_client_ca=opt("tls_client_ca"),
                         grace=float(opt("grace", 10.0))) as (server, port):

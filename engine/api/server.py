@@ -8,7 +8,6 @@ index stays the caller's to save and close.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -20,51 +19,75 @@ from grpc_reflection.v1alpha import reflection
 from sanny.v1 import sanny_pb2 as pb
 from sanny.v1 import sanny_pb2_grpc as pb_grpc
 from sanny.workers.deadline import deadline as worker_deadline
-from sanny.workers.tls import server_credentials
+from sanny.workers.errors import InvalidArgument
+from sanny.workers.tls import OPEN_METHODS, BearerTokenAuth, server_credentials  # noqa: F401 - re-exported
 
+from ..limits import Limits, MemoryBudget
 from ..vald import add_vald_services
 from .service import SERVICE_NAME, SannyService, worker_infos
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-OPEN_METHODS = ("/grpc.health.v1.Health/",)  # reachable without a token (load balancers, probes)
 
 
-def _deny(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as ``handler`` that fails with UNAUTHENTICATED."""
-    def reject(request, context):
-        context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                      "missing or wrong bearer token (send metadata 'authorization: Bearer <token>')")
+class _Malformed:
+    """What the tolerant deserializer returns for bytes that do not parse."""
 
-    if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(reject)
-    if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(reject)
-    if handler.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(reject)
-    return grpc.unary_unary_rpc_method_handler(reject)
+    def __init__(self, error: Exception):
+        self.error = error
 
 
-class BearerTokenAuth(grpc.ServerInterceptor):
-    """Require ``authorization: Bearer <token>`` on every method except health checks."""
+def _tolerant(deserialize):
+    def parse(data):
+        try:
+            return deserialize(data)
+        except Exception as e:  # noqa: BLE001 - protobuf's DecodeError and friends
+            return _Malformed(e)
+    return parse
 
-    def __init__(self, token: str, open_methods=OPEN_METHODS):
-        if not token:
-            raise ValueError("empty token")
-        self._token = token.encode()
-        self._open = tuple(open_methods)
 
-    def _ok(self, metadata) -> bool:
-        value = next((v for k, v in metadata or () if k == "authorization"), "")
-        scheme, _, credential = str(value).partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), self._token)
+def _malformed_message(m: _Malformed) -> str:
+    return f"request is not a valid protobuf message of this method's type ({m.error})"
+
+
+def _relay(responses, context):
+    """A response stream whose request stream turned out malformed ends with INVALID_ARGUMENT."""
+    try:
+        yield from responses
+    except InvalidArgument as e:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+
+
+class WellFormed(grpc.ServerInterceptor):
+    """Malformed request bytes get INVALID_ARGUMENT (gRPC's own answer would be INTERNAL)."""
 
     def intercept_service(self, continuation, details):
-        handler = continuation(details)
-        if handler is None or details.method.startswith(self._open) or self._ok(details.invocation_metadata):
-            return handler
-        return _deny(handler)
+        h = continuation(details)
+        if h is None or h.request_deserializer is None:
+            return h
+        parse = _tolerant(h.request_deserializer)
+        if h.request_streaming:
+            behavior = h.stream_stream or h.stream_unary
+
+            def stream(requests, context, _b=behavior, _out=h.response_streaming):
+                def checked():
+                    for r in requests:
+                        if isinstance(r, _Malformed):  # the handler maps it to INVALID_ARGUMENT
+                            raise InvalidArgument("request", _malformed_message(r))
+                        yield r
+                out = _b(checked(), context)
+                return _relay(out, context) if _out else out
+            field = "stream_stream" if h.stream_stream else "stream_unary"
+        else:
+            behavior = h.unary_unary or h.unary_stream
+
+            def stream(request, context, _b=behavior):
+                if isinstance(request, _Malformed):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, _malformed_message(request))
+                return _b(request, context)
+            field = "unary_unary" if h.unary_unary else "unary_stream"
+        return h._replace(request_deserializer=parse, **{field: stream})
 
 
 def _watch_workers(index, servicer: health.HealthServicer, interval: float, stop: threading.Event) -> None:
@@ -81,7 +104,7 @@ def _watch_workers(index, servicer: health.HealthServicer, interval: float, stop
 def run_server(index, address: str = "127.0.0.1:0", *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
                max_workers: int = 16, token: str | None = None, tls_cert=None, tls_key=None,
                tls_client_ca=None, grace: float = 5.0, search_chunk: int = 512,
-               health_interval: float = 2.0, add_services=(), vald: bool = True):
+               health_interval: float = 2.0, add_services=(), vald: bool = True, limits=None):
     """Serve ``index`` on ``address`` (``HOST:0`` picks a free port); yields ``(server, port)``.
 
     max_message_bytes: largest request (and response) accepted; bigger ones get
@@ -93,15 +116,19 @@ def run_server(index, address: str = "127.0.0.1:0", *, max_message_bytes: int = 
         same port (their names are added to health and reflection).
         vald: also serve the Vald-compatible ``vald.v1`` services (``vald``) when
         vald-client-python is installed (in reflection; health reports the sanny services).
+        limits: :class:`~sanny.engine.limits.Limits` (request shapes, in-flight memory budget).
     """
     options = [("grpc.max_receive_message_length", max_message_bytes),
                ("grpc.max_send_message_length", max_message_bytes),
                ("grpc.so_reuseport", 0)]  # a port already in use is an error, not shared
-    interceptors = [BearerTokenAuth(token)] if token else []
+    interceptors = [WellFormed(), *([BearerTokenAuth(token)] if token else [])]
     server = grpc.server(ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sanny-rpc"),
                          options=options, interceptors=interceptors)
-    pb_grpc.add_SannyServicer_to_server(SannyService(index, search_chunk), server)
-    vald_names = add_vald_services(server, index, address=address, search_chunk=search_chunk) if vald else []
+    limits = limits or Limits()
+    budget = MemoryBudget(limits.memory_budget_bytes)  # one budget for sanny.v1 and vald.v1
+    pb_grpc.add_SannyServicer_to_server(SannyService(index, search_chunk, limits, budget), server)
+    vald_names = add_vald_services(server, index, address=address, search_chunk=search_chunk,
+                                   limits=limits, budget=budget) if vald else []
     names = [SERVICE_NAME]
     for add in add_services:
         names += list(add(server) or [])

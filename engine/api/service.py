@@ -19,6 +19,7 @@ from sanny.workers.deadline import deadline as worker_deadline
 from sanny.workers.errors import DeadlineExceeded, InvalidArgument
 
 from .. import validate
+from ..limits import Limits, MemoryBudget
 from . import status, wire
 from .handlers import check_alive, unary
 from .status import Abort
@@ -45,9 +46,12 @@ def worker_infos(index) -> list[pb.WorkerInfo]:
 
 
 class SannyService(pb_grpc.SannyServicer):
-    def __init__(self, index, search_chunk: int = 512):
+    def __init__(self, index, search_chunk: int = 512, limits: Limits | None = None,
+                 budget: MemoryBudget | None = None):
         self.index = index
         self.search_chunk = max(1, int(search_chunk))
+        self.limits = limits or Limits()
+        self.budget = budget or MemoryBudget(self.limits.memory_budget_bytes)
 
     # -- writes --------------------------------------------------------------------------
     def _written(self, n: int) -> pb.WriteResponse:
@@ -55,11 +59,13 @@ class SannyService(pb_grpc.SannyServicer):
 
     def _put(self, method, request) -> int:
         keys = list(request.keys)
+        self.limits.keys(keys)
         method(keys, wire.from_matrix(request.vectors, "vectors"))
         return len(keys)
 
     def _remove(self, request) -> int:
         keys = list(request.keys)
+        self.limits.keys(keys)
         self.index.remove(keys)
         return len(keys)
 
@@ -134,10 +140,18 @@ class SannyService(pb_grpc.SannyServicer):
             dists.append(ds)
         return np.concatenate(keys), np.concatenate(dists)
 
+    def _admit(self, queries: int, k: int, opts: dict):
+        """The request's shape against the limits, then its estimated bytes held from the
+        server's memory budget for the duration of the work (before any work is done)."""
+        candidates = max(opts["T"], opts.get("T_max", 0) if opts.get("adaptive") else 0)
+        need = self.limits.search(queries, k, candidates, self.index.config.S, self.search_chunk)
+        return self.budget.hold(need)
+
     def _search_request(self, request, context) -> pb.SearchResponse:
         k, opts = self._options(request)
-        keys, dists = self._search(wire.from_matrix(request.queries, "queries"), k, opts, context)
-        return pb.SearchResponse(results=wire.neighbors(keys, dists))
+        with self._admit(int(request.queries.rows), k, opts):
+            keys, dists = self._search(wire.from_matrix(request.queries, "queries"), k, opts, context)
+            return pb.SearchResponse(results=wire.neighbors(keys, dists))
 
     @unary
     def Search(self, request, context):
@@ -146,7 +160,12 @@ class SannyService(pb_grpc.SannyServicer):
     @unary
     def SearchByKey(self, request, context):
         k, opts = self._options(request)
+        self.limits.keys(list(request.keys))
         wanted = validate.keys(list(request.keys))
+        with self._admit(len(wanted), k + 1, opts):
+            return self._search_by_key(request, wanted, k, opts, context)
+
+    def _search_by_key(self, request, wanted, k, opts, context):
         q = self.index.get(wanted)
         if not request.exclude_self:
             return pb.SearchResponse(results=wire.neighbors(*self._search(q, k, opts, context)))
@@ -178,10 +197,13 @@ class SannyService(pb_grpc.SannyServicer):
     @unary
     def GetVector(self, request, context):
         keys = list(request.keys)
+        self.limits.keys(keys)
+        self.limits.rows(len(keys), self.index.config.dim, "keys")
         return pb.GetVectorResponse(keys=keys, vectors=wire.to_matrix(self.index.get(keys)))
 
     @unary
     def Exists(self, request, context):
+        self.limits.keys(list(request.keys))
         return pb.ExistsResponse(exists=self.index.exists(list(request.keys)).tolist())
 
     @unary

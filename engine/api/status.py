@@ -23,6 +23,8 @@ from sanny.workers.errors import (AlreadyExists, DeadlineExceeded, IndexCorrupt,
 
 log = logging.getLogger(__name__)
 
+from ..limits import ResourceExhausted  # noqa: E402 - request limits (engine.limits)
+
 # Engine argument names that differ from the sanny.v1 field names.
 PROTO_FIELDS = {"T": "candidates", "T_max": "max_candidates"}
 
@@ -32,6 +34,7 @@ _BY_TYPE = [
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (IndexCorrupt, grpc.StatusCode.FAILED_PRECONDITION),
     (StorageFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (WriteFailed, grpc.StatusCode.UNAVAILABLE),
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (WorkerUnavailable, grpc.StatusCode.UNAVAILABLE),

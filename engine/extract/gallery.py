@@ -3,7 +3,7 @@
 Thumbnails are embedded as base64 JPEG data URIs by default, so the page is one file that can
 be mailed or archived; ``links=True`` refers to the image files by relative path instead
 (small page, but it only works next to the images). Keys that do not resolve to a file under
-the image root are shown as a labelled blank tile, never dropped.
+the image root (missing, or outside it: ``../x``) are shown as a labelled blank tile, never dropped.
 """
 from __future__ import annotations
 
@@ -22,7 +22,15 @@ align-items:center;justify-content:center;background:#eee}.img img{max-width:100
 figcaption{font-size:11px;word-break:break-all;margin-top:3px}.d{color:#555}.miss{color:#a33;font-size:11px}"""
 
 
-def _src(path: str, out_dir: str, size: int, links: bool) -> str | None:
+def under_root(root: str, key: str) -> str | None:
+    """The file ``key`` names under ``root``, or None when it resolves (``..``, an absolute key,
+    a symlink) to anywhere outside ``root``: a stored key never makes the page read other files."""
+    base = os.path.realpath(root)
+    path = os.path.realpath(os.path.join(base, key))
+    return path if os.path.commonpath([base, path]) == base and path != base else None
+
+
+def _src(path: str | None, out_dir: str, size: int, links: bool) -> str | None:
     if not path or not os.path.isfile(path):
         return None
     if links:
@@ -36,7 +44,7 @@ def _src(path: str, out_dir: str, size: int, links: bool) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _tile(path: str, caption: str, out_dir: str, size: int, links: bool, cls: str = "") -> str:
+def _tile(path: str | None, caption: str, out_dir: str, size: int, links: bool, cls: str = "") -> str:
     src = _src(path, out_dir, size, links)
     img = (f'<img src="{html.escape(src)}" alt="" loading="lazy">' if src else
            '<span class="miss">image not found</span>')
@@ -56,7 +64,7 @@ def write(out: str, queries: list[str], results, root: str, title: str = "Sanny 
         parts.append(_tile(q, "<b>query</b><br>" + html.escape(os.path.basename(q)), out_dir, size, links, "query"))
         for rank, (key, dist) in enumerate(hits, 1):
             cap = f"#{rank} {html.escape(key)}<br><span class='d'>distance {dist:.4g}</span>"
-            parts.append(_tile(os.path.join(root, key), cap, out_dir, size, links))
+            parts.append(_tile(under_root(root, key), cap, out_dir, size, links))
         if not hits:
             parts.append("<p>no results</p>")
         parts.append("</div>")

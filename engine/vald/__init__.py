@@ -17,7 +17,7 @@ __all__ = ["add_vald_services", "available"]
 
 
 def add_vald_services(server: grpc.Server, index, *, address: str = "", name: str | None = None,
-                      search_chunk: int = 512) -> list[str]:
+                      search_chunk: int = 512, limits=None, budget=None) -> list[str]:
     """Serve the vald.v1 facade on ``server``; returns the full service names (for reflection),
     or [] (and a log line) when ``vald-client-python`` is not installed."""
     if not facade.available():
@@ -30,7 +30,7 @@ def add_vald_services(server: grpc.Server, index, *, address: str = "", name: st
     from .search import ValdObject, ValdSearch
     from .write import ValdInsert, ValdRemove, ValdUpdate, ValdUpsert
 
-    shared = facade.Facade(index, name, facade.listen_ips(address), search_chunk)
+    shared = facade.Facade(index, name, facade.listen_ips(address), search_chunk, limits, budget)
     names = []
     for pb2, pb2_grpc, service, cls in [(search_pb2, search_pb2_grpc, "Search", ValdSearch),
                                         (object_pb2, object_pb2_grpc, "Object", ValdObject),

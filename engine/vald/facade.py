@@ -50,6 +50,7 @@ from sanny.workers.deadline import deadline as worker_deadline
 from sanny.workers.errors import DeadlineExceeded, InvalidArgument
 
 from .. import validate
+from ..limits import Limits, MemoryBudget
 from ..api import status
 from ..api.handlers import check_alive
 from ..api.status import Abort
@@ -95,8 +96,11 @@ class Facade:
     """What every vald.v1 servicer shares: the index, the server's name and IPs, and the
     checks and conversions between Vald messages and the engine."""
 
-    def __init__(self, index, name: str | None = None, ips=(), search_chunk: int = 512):
+    def __init__(self, index, name: str | None = None, ips=(), search_chunk: int = 512,
+                 limits: Limits | None = None, budget: MemoryBudget | None = None):
         self.index = index
+        self.limits = limits or Limits()  # request shapes, checked before any work (engine.limits)
+        self.budget = budget or MemoryBudget(self.limits.memory_budget_bytes)
         self.name = name or socket.gethostname()
         self.ips = list(ips)
         self.search_chunk = max(1, int(search_chunk))

@@ -97,8 +97,12 @@ class _Searcher:
             groups.setdefault((q.k, q.epsilon), []).append(i)
         keys = [None] * len(queries)
         dists = [None] * len(queries)
+        need = 0
+        for (k, _), rows in groups.items():
+            T = max(len(self.index), k) if linear else self.index.config.T
+            need += self.f.limits.search(len(rows), k, T, self.index.config.S, self.f.search_chunk)
         start = time.monotonic()
-        with worker_deadline(timeout):
+        with worker_deadline(timeout), self.f.budget.hold(need):
             for (k, epsilon), rows in groups.items():
                 opts = {} if epsilon is None else {"epsilon": epsilon}
                 if linear:

@@ -1,0 +1,106 @@
+"""Bounded work per request, checked from the request's shape before any work is done.
+
+A request's cost grows with its shape (queries x candidates per subspace, queries x k, keys),
+not with its size on the wire: 512 queries with ``candidates=100000`` is a 0.26 MB message that
+would need gigabytes. :class:`Limits` rejects such a request up front with an error that names
+the limit (``InvalidArgument`` when the request can never be served, ``ResourceExhausted`` when
+it asks for more than the server is configured to do), and :class:`MemoryBudget` bounds the
+estimated bytes of all requests in flight on one server.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, fields
+
+from sanny.workers.errors import InvalidArgument, SannyError
+
+# rough bytes per unit of work, for the in-flight estimate (ids + distances + bookkeeping)
+CANDIDATE_BYTES = 24   # one (query, subspace, candidate) pair in the fan-out and the union
+NEIGHBOR_BYTES = 48    # one returned neighbour: key, distance, message overhead
+
+
+class ResourceExhausted(SannyError):
+    """A request over a configured limit, or more than the server's in-flight memory budget."""
+
+
+@dataclass
+class Limits:
+    """All configurable (``sanny serve --limit NAME=VALUE`` / the ``[limits]`` config table)."""
+
+    max_query_candidates: int = 20_000_000  # queries x max(candidates, max_candidates)
+    max_query_k: int = 1_000_000            # queries x k
+    max_key_bytes: int = 1024               # UTF-8 bytes of one key
+    max_keys: int = 100_000                 # keys in one request
+    max_response_bytes: int = 64 * 1024 * 1024  # estimated size of one response
+    memory_budget_bytes: int = 1024 * 1024 * 1024  # estimated bytes of all requests in flight
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Limits":
+        names = {f.name for f in fields(cls)}
+        bad = sorted(set(d) - names)
+        if bad:
+            raise InvalidArgument("limits", f"unknown limit(s) {bad}; known: {sorted(names)}")
+        out = cls(**{k: int(v) for k, v in d.items()})
+        for f in fields(out):
+            if getattr(out, f.name) <= 0:
+                raise InvalidArgument(f"limits.{f.name}", f"must be positive, got {getattr(out, f.name)}")
+        return out
+
+    def _over(self, name: str, value: int, what: str) -> None:
+        limit = getattr(self, name)
+        if value > limit:
+            raise ResourceExhausted(f"{what} = {value:,} is over the server's limit {name} = {limit:,}")
+
+    def keys(self, keys, field: str = "keys") -> None:
+        """Keys per request and bytes per key."""
+        self._over("max_keys", len(keys), f"{field}: number of keys")
+        for i, k in enumerate(keys):
+            n = len(k.encode("utf-8", "surrogatepass")) if isinstance(k, str) else len(k)
+            if n > self.max_key_bytes:
+                raise InvalidArgument(f"{field}[{i}]", f"is {n:,} bytes, over the limit "
+                                      f"max_key_bytes = {self.max_key_bytes:,}")
+
+    def search(self, queries: int, k: int, candidates: int, subspaces: int, chunk: int | None = None) -> int:
+        """Check a search's shape; returns its estimated in-flight bytes (the candidates of one
+        ``chunk`` of queries at a time, as the service searches, plus the whole response)."""
+        self._over("max_query_candidates", queries * candidates, "queries x candidates")
+        self._over("max_query_k", queries * k, "queries x k")
+        response = queries * k * NEIGHBOR_BYTES
+        self._over("max_response_bytes", response, "estimated response bytes (queries x k x "
+                   f"{NEIGHBOR_BYTES})")
+        rows = min(queries, chunk) if chunk else queries
+        return rows * candidates * max(1, subspaces) * CANDIDATE_BYTES + response
+
+    def rows(self, rows: int, dim: int, field: str) -> int:
+        """Vectors in a write or a response (``GetVector``); returns their bytes."""
+        n = rows * dim * 4
+        self._over("max_response_bytes", n, f"{field}: bytes of {rows:,} x {dim} float32")
+        return n
+
+
+class MemoryBudget:
+    """A semaphore on estimated bytes: a request over the whole budget is refused at once; one
+    that does not fit now waits up to ``wait`` seconds (bounded by its deadline), then is refused."""
+
+    def __init__(self, total: int):
+        self.total, self.used = int(total), 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, n: int, wait: float | None = 0.0):
+        n = int(n)
+        if n > self.total:
+            raise ResourceExhausted(f"request needs an estimated {n:,} bytes, over the server's "
+                                    f"memory_budget_bytes = {self.total:,}")
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.used + n <= self.total, timeout=wait):
+                raise ResourceExhausted(f"server busy: {self.used:,} of memory_budget_bytes = "
+                                        f"{self.total:,} in use by other requests, this one needs {n:,}")
+            self.used += n
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used -= n
+                self._cond.notify_all()
