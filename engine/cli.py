@@ -260,13 +260,18 @@ def _configure_logging(verbose: bool) -> None:
 
 def _one_line(e: BaseException) -> str:
     details = e.details() if callable(getattr(e, "details", None)) else None
-    return " ".join(str(details or e or type(e).__name__).split())
+    msg = " ".join(str(details or e or type(e).__name__).split())
+    if msg.startswith("Failed to bind"):  # grpc's add_port: the port is taken (or not local)
+        msg = msg.partition(";")[0] + " (is another server listening there?)"
+    return msg
 
 
 def main(argv=None) -> int:
     """Run one command. Expected failures (bad input, missing files, no server, a taken port)
     end in one line on stderr and exit code 2; Ctrl-C in one line and 130; ``-v`` shows the
     traceback."""
+    # gRPC's C core logs failures (a taken port, ...) to stderr itself; the one-line error says it
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     args = parser().parse_args(argv)
     _configure_logging(args.verbose)
     try:
