@@ -26,12 +26,12 @@ PLUGIN_GROUP = "sanny.commands"
 
 def _config_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("index configuration (defaults: IndexConfig's, PCA size from the data)")
-    g.add_argument("--S", default=None, help="number of subspaces, or 'auto' to pick by --target-recall "
-                   "(default: IndexConfig's)")
+    g.add_argument("--S", default="1", help="number of subspaces (default 1: the measured best over PCA, "
+                   "BENCHMARKS.md), or 'auto' to pick by --target-recall")
     g.add_argument("--metric", choices=["l2", "cosine", "ip"], help="default: from the HDF5 file, else l2")
     g.add_argument("--pca-dim", default="auto",
                    help="PCA to this many dims before splitting; 0: off; auto (default): the smallest "
-                        "multiple of 32 (>= 64) keeping 90%% of the variance, off if that is > 3/4 of dim")
+                        "multiple of 32 (>= 64) keeping 80%% of the variance, off if that is > 3/4 of dim")
     g.add_argument("--bound-dim", type=int, default=-1, help="PCA dims kept for the exact re-rank bound (-1: auto)")
     g.add_argument("--assignment", choices=["contiguous", "balanced"], default="contiguous")
     g.add_argument("--workers", type=int, default=0, help="worker groups (0: one per subspace)")
