@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import fcntl
 import json
 import logging
+import os
 import sys
 import time
 
 import numpy as np
 from tqdm import tqdm
 
-from sanny.workers.errors import SannyError
+from sanny.workers.errors import IndexCorrupt, InvalidArgument, SannyError
 
 log = logging.getLogger("sanny")
 
@@ -23,49 +25,95 @@ PLUGIN_GROUP = "sanny.commands"
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("index configuration")
-    g.add_argument("--S", default="8", help="number of subspaces, or 'auto' to pick by --target-recall")
+    g = p.add_argument_group("index configuration (defaults: IndexConfig's, PCA size from the data)")
+    g.add_argument("--S", default="1", help="number of subspaces (default 1: the measured best over PCA, "
+                   "BENCHMARKS.md), or 'auto' to pick by --target-recall")
     g.add_argument("--metric", choices=["l2", "cosine", "ip"], help="default: from the HDF5 file, else l2")
-    g.add_argument("--pca-dim", type=int, default=0, help="PCA to this many dims before splitting (0: off)")
+    g.add_argument("--pca-dim", default="auto",
+                   help="PCA to this many dims before splitting; 0: off; auto (default): the smallest "
+                        "multiple of 32 (>= 64) keeping 80%% of the variance, off if that is > 3/4 of dim")
     g.add_argument("--bound-dim", type=int, default=-1, help="PCA dims kept for the exact re-rank bound (-1: auto)")
     g.add_argument("--assignment", choices=["contiguous", "balanced"], default="contiguous")
     g.add_argument("--workers", type=int, default=0, help="worker groups (0: one per subspace)")
-    g.add_argument("--inner", choices=["ngt", "hnsw", "exact"], default="ngt")
+    g.add_argument("--inner", choices=["ngt", "hnsw", "exact"], help="default: InnerParams'")
     g.add_argument("--graph", choices=["anng", "onng"], default="anng")
     g.add_argument("--edges-create", type=int, default=10)
     g.add_argument("--edges-search", type=int, default=40)
 
 
-def _make_config(args, dim: int, metric: str):
+def _make_config(args, x: np.ndarray, metric: str):
+    import dataclasses
+
     from sanny.workers import InnerParams
 
     from .config import IndexConfig
+    from .tune import auto_pca_dim
 
-    return IndexConfig(dim=dim, S=8 if args.S == "auto" else int(args.S), metric=metric,
-                       workers=args.workers, assignment=args.assignment, pca_dim=args.pca_dim,
-                       bound_dim=args.bound_dim,
-                       inner=InnerParams(kind=args.inner, graph=args.graph,
-                                         edge_size_for_creation=args.edges_create,
-                                         edge_size_for_search=args.edges_search))
+    dim = x.shape[1]
+    base = IndexConfig(dim=dim)
+    pca_dim = auto_pca_dim(x, metric) if args.pca_dim == "auto" else _int_arg("--pca-dim", args.pca_dim)
+    S = base.S if args.S in (None, "auto") else _int_arg("--S", args.S)
+    inner = dataclasses.replace(InnerParams(), graph=args.graph, edge_size_for_creation=args.edges_create,
+                                edge_size_for_search=args.edges_search)
+    if args.inner:
+        inner.kind = args.inner
+    cfg = dataclasses.replace(base, S=S, metric=metric, workers=args.workers, assignment=args.assignment,
+                              pca_dim=pca_dim, bound_dim=args.bound_dim, inner=inner)
+    if cfg.S > cfg.space_dim:  # the default S must fit a small PCA / dim
+        cfg.S = 1
+    return cfg
+
+
+def _int_arg(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidArgument(name, f"expected an integer, got {value!r}") from None
+
+
+def _check_target(path: str, overwrite: bool) -> None:
+    """Refuse to replace a directory without ``--overwrite``, or one that a live process (a
+    ``sanny serve``, another build) holds open: its LOCK flock is taken."""
+    if not (os.path.isdir(path) and os.listdir(path)):
+        return
+    if not overwrite:
+        raise InvalidArgument("index", f"{path!r} exists and is not empty (pass --overwrite to replace it)")
+    lock = os.path.join(path, "LOCK")
+    if os.path.exists(lock):
+        with open(lock, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexCorrupt(f"{path!r} is open in another process (a running sanny serve?); "
+                                   "stop it before --overwrite") from None
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def cmd_build(args) -> int:
-    from . import vectorfile
+    from . import snapshot, vectorfile
     from .index import Index
     from .tune import choose_S, tune
 
     x, keys = vectorfile.read(args.data, args.dataset)
     metric = args.metric or vectorfile.metric_of(args.data) or "l2"
     keys = keys or [str(i) for i in range(len(x))]
-    cfg = _make_config(args, x.shape[1], metric)
+    _check_target(args.index, args.overwrite)
+    cfg = _make_config(args, x, metric)
+    target = args.target_recall if args.target_recall is not None else 0.95
+    held_out = vectorfile.read(args.queries, args.queries_dataset)[0] if args.queries else None
     if args.S == "auto":
         S_values = [s for s in (1, 2, 4, 8, 16) if s <= cfg.space_dim]
-        cfg.S, table = choose_S(x, cfg, S_values, args.target_recall or 0.95)
+        cfg.S, table = choose_S(x, cfg, S_values, target)
         for r in table:
             print(f"S={r['S']:<3} T={r['T']:<4} eps={r['epsilon']:<5} recall={r['recall']:.3f} qps={r['qps']:.0f}")
         print(f"chose S={cfg.S}")
+    print(f"building {args.index}: {len(x)} x {cfg.dim} {metric}, S={cfg.S}, pca_dim={cfg.pca_dim}, "
+          f"inner={cfg.inner.kind}", flush=True)
     t0 = time.perf_counter()
     ix = Index.create(args.index, cfg, overwrite=args.overwrite)
+    marker = os.path.join(args.index, snapshot.BUILDING)
+    open(marker, "w").close()  # removed once the index is complete and saved (open refuses it)
+    done = False
     try:
         if cfg.needs_training:
             ix.train(x[np.random.default_rng(0).permutation(len(x))[: args.train_size]])
@@ -75,15 +123,23 @@ def cmd_build(args) -> int:
                 bar.update(len(x[a: a + args.batch]))
         ix.build(optimize=True)
         build_s = time.perf_counter() - t0
-        if args.target_recall:
-            r = tune(ix, args.target_recall)
-            print(f"tuned: T={r.T} epsilon={r.epsilon} recall={r.recall:.3f} qps={r.qps:.0f}")
+        if not args.no_tune:
+            _print_tune(tune(ix, target, queries=held_out))
         ix.save()
-        print(f"built {len(ix)} vectors (dim {cfg.dim}, S={cfg.S}, metric {metric}) "
+        os.remove(marker)
+        done = True
+        print(f"built {len(ix)} vectors (dim {cfg.dim}, S={cfg.S}, pca_dim={cfg.pca_dim}, metric {metric}) "
               f"into {args.index} in {build_s:.1f} s")
     finally:
-        ix.close()
+        ix.close(save=done)
     return 0
+
+
+def _print_tune(r) -> None:
+    src = "given queries" if r.held_out == "queries" else f"{r.n_queries} held-out stored vectors"
+    verdict = "reached" if r.met else "NOT reached (best shown)"
+    print(f"tuned on {src}: T={r.T} epsilon={r.epsilon} measured recall@{r.k}={r.recall:.3f}, "
+          f"expected on new queries >= {r.expected:.3f} (target {r.target} {verdict}), qps={r.qps:.0f}")
 
 
 def cmd_search(args) -> int:
@@ -106,13 +162,32 @@ def cmd_search(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .index import Index
-
     from .grid import summary
+    from .index import Index
 
     with Index.open(args.index) as ix:
         info = ix.info()
-        print(json.dumps({**info, "grid": summary(info["workers"])}, indent=1))
+    grid = summary(info["workers"])
+    if args.json:
+        print(json.dumps({**info, "grid": grid}, indent=1))
+        return 0
+    c = info["config"]
+    inner = c["inner"]
+    mem = sum(int(w.get("index_bytes", 0)) + int(w.get("slice_bytes", 0)) for w in info["workers"] if isinstance(w, dict))
+    n_workers = len(info["layout"]["groups"]) if info.get("layout") else 0
+    pca = f"{c['pca_dim']} of {c['dim']} dims" if c["pca_dim"] else "off"
+    lines = [("path", info["path"]), ("count", f"{info['count']:,}"), ("dim", c["dim"]),
+             ("metric", c["metric"]), ("S", f"{c['S']} ({c['assignment']})"), ("PCA", pca),
+             ("inner", f"{inner['kind']} ({inner.get('graph', '')})" if inner["kind"] == "ngt" else inner["kind"]),
+             ("workers", n_workers), ("search", f"T={c['T']} epsilon={c['epsilon']}"),
+             ("trained", info["trained"]), ("wal seq", info["wal_seq"])]
+    if mem:
+        lines.append(("memory", f"{mem / 2**20:.1f} MiB (workers)"))
+    if grid:
+        lines.append(("grid", grid["shape"]))
+        lines += [("cell", c) for c in grid["cells"]]
+    for name, value in lines:
+        print(f"{name:<8} {value}")
     return 0
 
 
@@ -125,9 +200,9 @@ def cmd_tune(args) -> int:
     with Index.open(args.index) as ix:
         r = tune(ix, args.target, queries=q, k=args.k)
     for row in r.table:
-        print(f"T={row['T']:<5} epsilon={row['epsilon']:<5} recall={row['recall']:.3f} qps={row['qps']:.0f}")
-    verdict = "reached" if r.met else "NOT reached (best shown)"
-    print(f"target {r.target} {verdict}: T={r.T} epsilon={r.epsilon} recall={r.recall:.3f} qps={r.qps:.0f}")
+        print(f"T={row['T']:<5} epsilon={row['epsilon']:<5} recall={row['recall']:.3f} "
+              f"expected>={row['expected']:.3f} qps={row['qps']:.0f}")
+    _print_tune(r)
     return 0 if r.met else 3
 
 
@@ -142,8 +217,14 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--dataset", default="train", help="HDF5/NPZ dataset name")
     b.add_argument("--batch", type=int, default=5000)
     b.add_argument("--train-size", type=int, default=20000, help="sample size for PCA / balanced")
-    b.add_argument("--target-recall", type=float, help="tune T/epsilon (and S with --S auto) for this recall@10")
-    b.add_argument("--overwrite", action="store_true")
+    b.add_argument("--target-recall", type=float,
+                   help="tune T/epsilon (and S with --S auto) so that recall@10 on new queries reaches this "
+                        "with 95%% confidence (default 0.95)")
+    b.add_argument("--queries", help="tune on these queries (default: leave-one-out over 500 stored vectors)")
+    b.add_argument("--queries-dataset", default="test", help="HDF5/NPZ dataset name in --queries")
+    b.add_argument("--no-tune", action="store_true", help="keep IndexConfig's T/epsilon")
+    b.add_argument("--overwrite", action="store_true",
+                   help="replace a non-empty DIR (refused while another process holds it open)")
     _config_args(b)
     b.set_defaults(fn=cmd_build)
 
@@ -159,6 +240,7 @@ def parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="print an index's configuration and counts")
     i.add_argument("index")
+    i.add_argument("--json", action="store_true", help="the full machine-readable state")
     i.set_defaults(fn=cmd_info)
 
     t = sub.add_parser("tune", help="pick T/epsilon for a target recall@k and store them")
@@ -174,14 +256,44 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:  # faiss' loader logs each instruction set it tries (ModuleNotFoundError ...) at INFO
+        logging.getLogger("faiss").setLevel(logging.WARNING)
+
+
+def _one_line(e: BaseException) -> str:
+    details = e.details() if callable(getattr(e, "details", None)) else None
+    msg = " ".join(str(details or e or type(e).__name__).split())
+    if msg.startswith("Failed to bind"):  # grpc's add_port: the port is taken (or not local)
+        msg = msg.partition(";")[0] + " (is another server listening there?)"
+    return msg
+
+
+def main(argv=None) -> int:
+    """Run one command. Expected failures (bad input, missing files, no server, a taken port)
+    end in one line on stderr and exit code 2; Ctrl-C in one line and 130; ``-v`` shows the
+    traceback."""
+    # gRPC's C core logs failures (a taken port, ...) to stderr itself; the one-line error says it
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    args = parser().parse_args(argv)
+    _configure_logging(args.verbose)
     try:
         return args.fn(args) or 0
-    except SannyError as e:
-        print(f"sanny {args.cmd}: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        where = f"; {args.index} is incomplete (rebuild it with --overwrite)" if args.cmd == "build" else ""
+        print(f"sanny {args.cmd}: interrupted{where}", file=sys.stderr)
+        return 130
+    except (SannyError, OSError, RuntimeError, ValueError) as e:
+        if args.verbose:
+            log.exception("failed")
+        print(f"sanny {args.cmd}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except Exception as e:  # grpc.RpcError from a plugin talking to a server
+        if type(e).__module__.split(".")[0] != "grpc":
+            raise
+        print(f"sanny {args.cmd}: error: {_one_line(e)}", file=sys.stderr)
         return 2
 
 

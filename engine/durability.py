@@ -97,6 +97,9 @@ class Durable:
                                           self.pca.project if self.pca is not None else None)
             for i, w in enumerate(self.workers):
                 w.load(os.path.join(snap, f"worker-{i}"))
+        except InvalidArgument as e:  # a worker configuration that does not fit the index: not damage
+            self._release()
+            raise InvalidArgument(e.field, f"index {root!r} (S={self.config.S}, workers={self.config.workers or self.config.S}): {str(e).partition(': ')[2]}") from None
         except (OSError, ValueError, KeyError, TypeError) as e:
             self._release()
             raise IndexCorrupt(f"{root!r}: snapshot {os.path.basename(snap)} is damaged: {e}") from e

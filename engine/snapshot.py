@@ -25,6 +25,7 @@ from sanny.workers.fsio import fsync_dir, fsync_tree
 
 FORMAT = 1
 CHECKSUMS = "CHECKSUMS.json"
+BUILDING = "BUILDING"  # written by `sanny build` first, removed last: an interrupted build
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ def write_json(path: str, obj) -> None:
 def read_manifest(root: str) -> dict:
     if not os.path.isdir(root):
         raise IndexCorrupt(f"index directory {root!r} does not exist")
+    if os.path.exists(os.path.join(root, BUILDING)):
+        raise IndexCorrupt(f"{root!r} is incomplete: its build was interrupted (rebuild with sanny build --overwrite)")
     path = os.path.join(root, "manifest.json")
     try:
         with open(path) as f:

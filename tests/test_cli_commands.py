@@ -35,10 +35,15 @@ def test_build_search_info_tune(files, capsys):
     exact = np.argsort(((train - test[0]) ** 2).sum(1))[:5]
     assert q0[0][2] == str(exact[0])        # nearest neighbour of query 0 found first
     assert cli.main(["info", idx]) == 0
+    summary = dict(ln.split(None, 1) for ln in capsys.readouterr().out.splitlines())
+    assert summary["count"] == "2,000" and summary["S"].startswith("2 ") and summary["PCA"] == "16 of 32 dims"
+    assert set(summary) >= {"dim", "metric", "inner", "workers", "search"}
+    assert cli.main(["info", idx, "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["count"] == 2000 and info["config"]["S"] == 2
     rc = cli.main(["tune", idx, "--target", "0.9"])
-    assert rc == 0 and "target 0.9 reached" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert rc == 0 and "target 0.9 reached" in out and "expected on new queries >=" in out
     with Index.open(idx) as ix:                  # tuned defaults are stored
         assert ix.config.T >= 10
 

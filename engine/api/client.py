@@ -4,10 +4,12 @@
         c.insert(["a", "b"], np.random.rand(2, 128))
         keys, dists = c.search(queries, k=10)      # (m, k) object / float32, None / inf padded
 
-Errors arrive as the engine's exceptions (``InvalidArgument``, ``NotFound``, ``AlreadyExists``,
-``IndexCorrupt``), so code written against ``Index`` works against a server; transport
-failures (UNAVAILABLE, DEADLINE_EXCEEDED, UNAUTHENTICATED, RESOURCE_EXHAUSTED) stay
-``grpc.RpcError``.
+Errors arrive as the engine's exceptions, so code written against ``Index`` works against a
+server: ``InvalidArgument``, ``NotFound``, ``AlreadyExists``, ``IndexCorrupt`` as they are;
+transport failures as ``SannyError`` subclasses that are also ``grpc.RpcError`` (``code()`` /
+``details()`` kept): ``ServiceUnavailable`` (a ``WorkerUnavailable``: no server at the address,
+or a worker down), ``ServiceDeadlineExceeded`` (a ``DeadlineExceeded``), ``ServiceError``
+(UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED, ...). Never a raw grpc error.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from sanny.v1 import sanny_pb2 as pb
 from sanny.v1 import sanny_pb2_grpc as pb_grpc
+from sanny.workers.errors import DeadlineExceeded, SannyError, WorkerUnavailable
 from sanny.workers.tls import channel_credentials
 
 from . import status, wire
@@ -76,14 +79,15 @@ class Client:
             return method(request, timeout=self.timeout if timeout is _UNSET else timeout,
                           metadata=self._metadata)
         except grpc.RpcError as e:
-            mapped = status.from_rpc_error(e)
-            if mapped is e:
-                raise
-            raise mapped from e
+            raise engine_error(e, self.address) from e
 
     def wait_ready(self, timeout: float = 10.0) -> "Client":
-        """Block until the channel is connected (``grpc.FutureTimeoutError`` after ``timeout``)."""
-        grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        """Block until the channel is connected (``ServiceUnavailable`` after ``timeout``)."""
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            raise ServiceUnavailable(grpc.StatusCode.UNAVAILABLE,
+                                     f"{self.address}: no server answered within {timeout} s") from None
         return self
 
     def health(self, service: str = "", timeout=_UNSET) -> str:
@@ -179,10 +183,7 @@ class Client:
                     raise status.from_rpc_error(_StatusError(code, r.status.message))
                 yield wire.from_neighbors(r.response.results, k)
         except grpc.RpcError as e:
-            mapped = status.from_rpc_error(e)
-            if mapped is e:
-                raise
-            raise mapped from e
+            raise engine_error(e, self.address) from e
         finally:
             responses.cancel()
 
@@ -220,3 +221,39 @@ class _StatusError(grpc.RpcError):
 
     def details(self):
         return self._details
+
+
+class ServiceError(SannyError, grpc.RpcError):
+    """A call the server refused or could not answer, with the gRPC ``code()`` and ``details()``."""
+
+    def __init__(self, code: grpc.StatusCode, details: str):
+        super().__init__(f"{code.name}: {details}")
+        self._code, self._details = code, details
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+
+class ServiceUnavailable(ServiceError, WorkerUnavailable):
+    """No server at the address (is ``sanny serve`` running?), or a worker behind it is down."""
+
+
+class ServiceDeadlineExceeded(ServiceError, DeadlineExceeded):
+    """The call's timeout passed."""
+
+
+def engine_error(e: grpc.RpcError, address: str) -> BaseException:
+    """The engine exception for a failed call (see the module docstring)."""
+    mapped = status.from_rpc_error(e)
+    if mapped is not e:
+        return mapped
+    code = e.code() if callable(getattr(e, "code", None)) else grpc.StatusCode.UNKNOWN
+    details = " ".join(str(e.details() if callable(getattr(e, "details", None)) else e).split())
+    cls = {grpc.StatusCode.UNAVAILABLE: ServiceUnavailable,
+           grpc.StatusCode.DEADLINE_EXCEEDED: ServiceDeadlineExceeded}.get(code, ServiceError)
+    if cls is ServiceUnavailable and "connect" in details:
+        details += " (is a server running there?)"
+    return cls(code, f"{address}: {details}")
