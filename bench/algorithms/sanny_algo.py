@@ -24,7 +24,7 @@ CHUNK = 5000
 TRAIN_SAMPLE = 20000
 _CONFIG_KEYS = {f.name for f in fields(IndexConfig)} - {"dim", "metric", "inner"}
 _INNER_KEYS = {f.name for f in fields(InnerParams)}
-_QUERY_KEYS = ("T", "epsilon", "prune", "adaptive", "T_max")
+_QUERY_KEYS = ("T", "epsilon", "prune", "adaptive", "T_max", "ef_search", "candidates", "R")
 
 
 class Sanny(Algorithm):
