@@ -46,9 +46,9 @@ class PCA:
         return np.ascontiguousarray((x - self.mean) @ self.components, dtype=np.float32)
 
     def transform_head(self, x: np.ndarray, n: int) -> np.ndarray:
-        """The first ``n`` coordinates only (the searched ones, when no bound needs the rest)."""
-        if n >= self.out_dim:
-            return self.transform(x)
+        """The first ``n`` coordinates only (the searched ones, when no bound needs the rest), as
+    ``x @ P + b`` (no centred copy of ``x``; the search path's projection)."""
+        n = min(n, self.out_dim)
         head = self.__dict__.get("_head")
         if head is None or head.shape[1] != n:
             head = self._head = np.ascontiguousarray(self.components[:, :n])

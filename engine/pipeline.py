@@ -32,10 +32,17 @@ from . import rerank
 CANDIDATES = ("union", "count", "lead")
 
 
+def _worst(ids, d):
+    """The largest distance each row returned (0 for an empty row): S=1's ``tau``."""
+    worst = np.where(ids >= 0, d, -np.inf).max(axis=1)
+    return np.where(np.isfinite(worst), worst, 0.0)
+
+
 def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: bool,
-                candidates: str = "union", R: int = 0):
+                candidates: str = "union", R: int = 0, adaptive: bool = True):
     """``(ids[m, k], additive distances[m, k], tau[m])``: ``tau`` bounds the distance of every
-    vector no subspace search returned (for the adaptive re-search)."""
+    vector no subspace search returned (for the adaptive re-search; None when not asked for
+    with one subspace)."""
     cfg, store = ix.config, ix.store
     bounded = prune and ix.pca is not None and cfg.keep_vectors  # the projected bound needs y, r
     if ix.pca is None:
@@ -51,10 +58,11 @@ def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: 
     ids = np.concatenate([p[0] for p in parts])
     dists = np.concatenate([p[1] for p in parts])
     if len(ids) == 1:  # one subspace: its list is the candidate set
-        cand = np.where(store.is_live(ids[0]), ids[0], -1)
-        lb = np.where(cand >= 0, dists[0], np.inf).astype(np.float64)
-        worst = np.where(ids[0] >= 0, dists[0], -np.inf).max(axis=1)
-        tau = np.where(np.isfinite(worst), worst, 0.0)
+        cand, lb = ids[0], dists[0]
+        live = store.is_live(cand)
+        if not live.all():
+            cand, lb = np.where(live, cand, -1), np.where(live, lb, np.inf)
+        tau = _worst(ids[0], dists[0]) if adaptive else None
     else:
         cand, lb, tau, count = rerank.union(ids, dists)
         cand[~store.is_live(cand)] = -1
@@ -105,7 +113,7 @@ def search(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: bool,
     """``search_once``; with ``adaptive``, queries whose k-th distance exceeds the bound on
     everything unseen are searched again with doubled T, up to ``T_max``."""
     with single_threaded(len(q)):
-        ids, dd, tau = search_once(ix, q, k, T, params, prune, candidates, R)
+        ids, dd, tau = search_once(ix, q, k, T, params, prune, candidates, R, adaptive)
         while adaptive and T < T_max:
             redo = np.nonzero(~(dd[:, -1] <= tau))[0]
             if len(redo) == 0:

@@ -39,6 +39,7 @@ class HnswInner:
         self.index.hnsw.efConstruction = params.hnsw_ef_construction
         self.gid_of = np.zeros(1024, np.int64)
         self.masked = 0
+        self._params: dict = {}  # efSearch -> SearchParametersHNSW (built once)
 
     def add(self, ids, x) -> None:
         if len(ids) == 0:
@@ -61,9 +62,16 @@ class HnswInner:
         m = len(q)
         n = self.index.ntotal
         size = min(T + min(self.masked, T), max(n, 1))
-        sp = self._faiss.SearchParametersHNSW(efSearch=max(params.ef_search or T, size))
-        with single_threaded(m):
-            d, fid = self.index.search(np.ascontiguousarray(q, np.float32), size, params=sp)
+        ef = max(params.ef_search or T, size)
+        sp = self._params.get(ef)
+        if sp is None:
+            sp = self._params[ef] = self._faiss.SearchParametersHNSW(efSearch=ef)
+        q = np.ascontiguousarray(q, np.float32)
+        d = np.empty((m, size), np.float32)
+        fid = np.empty((m, size), np.int64)
+        ptr = self._faiss.swig_ptr
+        with single_threaded(m):  # search_c: the SWIG call without the Python wrapper's checks
+            self.index.search_c(m, ptr(q), size, ptr(d), ptr(fid), sp)
         gid = np.where(fid >= 0, self.gid_of[np.maximum(fid, 0)], -1)
         if self.metric == "ip":
             np.negative(d, out=d)

@@ -11,6 +11,7 @@ SMALL_BATCH = 4  # up to this many queries per call: no thread pools (OpenMP, BL
 
 _blas = None
 _blas_lock = threading.Lock()
+_depth = threading.local()  # inside a single_threaded block on this thread
 
 
 def _blas_controllers() -> list:
@@ -31,7 +32,7 @@ def single_threaded(m: int = 1):
     duration, restored after. A pool wakes for every small call and stalls whenever a core is
     busy (issue 12: p50 0.43 -> 12 ms beside a busy process); one query gains nothing from it.
     Larger batches run unchanged. The BLAS setting is process-wide: callers hold the index lock."""
-    if m > SMALL_BATCH:
+    if m > SMALL_BATCH or getattr(_depth, "n", 0):  # nested: the outer guard already holds
         yield
         return
     import faiss
@@ -42,9 +43,11 @@ def single_threaded(m: int = 1):
     for c, n in blas:
         if n != 1:
             c.set_num_threads(1)
+    _depth.n = 1
     try:
         yield
     finally:
+        _depth.n = 0
         for c, n in blas:
             if n != 1:
                 c.set_num_threads(n)
