@@ -3,6 +3,7 @@ and ``single_threaded``: the thread-pool guard of the single-query and small-bat
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 
 import numpy as np
@@ -15,15 +16,16 @@ _depth = threading.local()  # inside a single_threaded block on this thread
 
 
 def _blas_controllers() -> list:
-    """threadpoolctl's controllers of the loaded BLAS libraries (found once: the scan is ~50 us)."""
+    """threadpoolctl's controllers of the loaded BLAS libraries. The scan costs ~50 us, so it
+    is redone only when modules were imported since (an import can load another BLAS)."""
     global _blas
-    if _blas is None:
+    seen = len(sys.modules)
+    if _blas is None or _blas[0] != seen:
         with _blas_lock:
-            if _blas is None:
-                from threadpoolctl import ThreadpoolController
+            from threadpoolctl import ThreadpoolController
 
-                _blas = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
-    return _blas
+            _blas = (seen, [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"])
+    return _blas[1]
 
 
 @contextlib.contextmanager
