@@ -15,6 +15,8 @@ import os
 
 import numpy as np
 
+from sanny.engine.config import auto_pca_dim
+
 from . import algorithms
 
 NAMES = ("quick", "default", "full")
@@ -109,17 +111,21 @@ def peers(dim: int, n: int = 0, wide: bool = False) -> dict:
 
 
 def default(dim: int, n: int = 0) -> dict:
-    """About 8-11 settings per algorithm, each sweep from low to high recall; one build per
-    baseline (ANNG for NGT, as Sanny's inner graphs), three for Sanny (two PCA sizes with one
-    subspace, and the raw split with ``S=4``). T starts at k=10, the least the engine accepts
-    (``T >= k``), which is the low end of Sanny's recall range."""
-    p1, p2 = _pcas(dim)
+    """About 8-12 settings per algorithm, each sweep from low to high recall; one build per
+    baseline. Sanny: the measured winner (faiss HNSW over ``auto_pca_dim`` PCA coordinates,
+    S=1, T swept with efSearch tied to T); the quantised graph on the
+    raw vectors (``hnsw_sq``); NGT as the inner graph; S=2 as the lead split (graph on the leading PCA half, partials
+    from the other worker) and as two graphs with the union vs collision counting (``count``,
+    re-ranking ``R = T``). ONNG and raw splits are in ``full``."""
+    p = auto_pca_dim(dim) or dim
+    p2 = min(dim, 2 * p)
     return {
-        "sanny": [
-            {"build": {"S": 1, "pca_dim": p1},
-             "query": [{"T": 10, "epsilon": 0.0}, {"T": [10, 15, 20, 40, 80], "epsilon": 0.02}]},
-            {"build": {"S": 1, "pca_dim": p2}, "query": {"T": [10, 20, 40], "epsilon": 0.02}},
-            {"build": {"S": min(4, dim)}, "query": {"T": [10, 20, 80], "epsilon": 0.1}},
+        "sanny": [  # 12 settings, like the peers
+            {"build": {"S": 1, "pca_dim": p}, "query": {"T": [10, 16, 24, 32, 48]}},
+            {"build": {"S": 1, "kind": "hnsw_sq"}, "query": {"T": [16, 32]}},
+            {"build": {"S": 1, "pca_dim": p, "kind": "ngt"}, "query": {"T": 32, "epsilon": 0.02}},
+            {"build": {"S": 2, "pca_dim": p2}, "query": {"T": [16, 64], "candidates": "lead"}},
+            {"build": {"S": 2, "pca_dim": p}, "query": {"T": 40, "candidates": ["union", "count"]}},
         ],
         "ngt": [{"build": {"graph": "anng"},
                  "query": {"epsilon": [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3]}}],
@@ -156,16 +162,21 @@ def full(dim: int, n: int = 0) -> dict:
     """
     pcas = _pcas(dim)
     T = [10, 20, 30, 50, 100]
-    raw = [{"build": {"S": S}, "query": {"T": [t for t in (10, 20, 50, 100, 200) if S * t <= 1600],
+    raw = [{"build": {"S": S}, "query": {"T": [t for t in (5, 10, 20, 50, 100, 200) if S * t <= 1600],
                                          "epsilon": [0.0, 0.1]}}
            for S in (4, 8, 16) if S <= dim]
     pca = [{"build": {"S": [1, 2], "pca_dim": p}, "query": {"T": T, "epsilon": [0.0, 0.02, 0.05, 0.1]}}
            for p in pcas if p <= dim]
     extra = [
         {"build": {"S": 1}, "query": {"T": [10, 20, 50], "epsilon": [0.0, 0.05, 0.1]}},
+        {"build": {"S": 1, "pca_dim": pcas[0], "kind": "ngt"}, "query": {"T": [10, 20, 50], "epsilon": [0.0, 0.05]}},
+        {"build": {"S": 1, "pca_dim": pcas[0], "kind": "ngt", "graph": "onng"}, "query": {"T": [10, 20, 50], "epsilon": 0.02}},
+        {"build": {"S": 1, "kind": "hnsw_sq"}, "query": {"T": [10, 16, 32, 64]}},
+        {"build": {"S": 2, "pca_dim": dim}, "query": {"T": [16, 32, 64], "candidates": "lead"}},
+        {"build": {"S": 4}, "query": {"T": [20, 50], "candidates": "count", "R": [20, 40]}},
         {"build": {"S": 2, "pca_dim": pcas[0], "assignment": "balanced"},
          "query": {"T": [20, 50, 100], "epsilon": 0.0}},
-        {"build": {"S": 1, "pca_dim": pcas[0], "graph": "onng"},
+        {"build": {"S": 1, "pca_dim": pcas[0], "kind": "ngt", "graph": "onng"},
          "query": {"T": [10, 20, 30, 50], "epsilon": [0.0, 0.02, 0.05]}},
         {"build": {"S": 1, "pca_dim": pcas[0]},
          "query": [{"T": 30, "epsilon": 0.02, "prune": False}, {"T": 10, "epsilon": 0.02, "adaptive": True}]},

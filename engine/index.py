@@ -160,22 +160,26 @@ class Index(Durable):
         return self.keys_of(ids), d
 
     def search_ids(self, queries, k: int = 10, T: int | None = None, epsilon: float | None = None,
-                   prune: bool | None = None, adaptive: bool = False, T_max: int | None = None):
+                   prune: bool | None = None, adaptive: bool = False, T_max: int | None = None,
+                   ef_search: int = 0, candidates: str = "union", R: int = 0):
         """Internal ids (insertion order from 0) and user distances: L2 (``l2``), 1-cos
         (``cosine``), -<q,x> (``ip``). ``queries``: an array, or :class:`Queries` from
         :meth:`prepare_queries` (not checked again). ``adaptive``: queries whose k-th distance
-        exceeds the bound on everything unseen are searched again with doubled T, up to ``T_max``."""
+        exceeds the bound on everything unseen are searched again with doubled T, up to ``T_max``.
+        ``ef_search``: faiss HNSW beam (0: T). ``candidates``/``R``: see ``pipeline``."""
         cfg = self.config
-        k, T = validate.k_and_T(k, T, cfg.T)
+        k, T = validate.k_and_T(k, T, cfg.T, cfg.S)
+        candidates, R = validate.candidates(candidates, R, cfg.S)
         q = (queries if isinstance(queries, Queries) else self.prepare_queries(queries)).x
-        params = SearchParams(epsilon=cfg.epsilon if epsilon is None else validate.epsilon(epsilon))
+        params = SearchParams(epsilon=cfg.epsilon if epsilon is None else validate.epsilon(epsilon),
+                              ef_search=validate.ef_search(ef_search))
         T_max = validate.T_max(T_max, T) if T_max is not None else min(8 * T, validate.MAX_T)
         prune = cfg.prune if prune is None else prune
         with self._lock:
             if not self.trained:
                 m = len(q)
                 return np.full((m, k), -1, np.int64), np.full((m, k), np.inf, np.float32)
-            ids, dd = pipeline.search(self, q, k, T, params, prune, adaptive, T_max)
+            ids, dd = pipeline.search(self, q, k, T, params, prune, adaptive, T_max, candidates, R)
         return ids, pipeline.user_distance(cfg.metric, dd)
 
     def info(self) -> dict:

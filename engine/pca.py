@@ -45,6 +45,18 @@ class PCA:
     def transform(self, x: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray((x - self.mean) @ self.components, dtype=np.float32)
 
+    def transform_head(self, x: np.ndarray, n: int) -> np.ndarray:
+        """The first ``n`` coordinates only (the searched ones, when no bound needs the rest), as
+    ``x @ P + b`` (no centred copy of ``x``; the search path's projection)."""
+        n = min(n, self.out_dim)
+        head = self.__dict__.get("_head")
+        if head is None or head.shape[1] != n:
+            head = self._head = np.ascontiguousarray(self.components[:, :n])
+            self._head_bias = -(self.mean @ head)
+        y = np.asarray(x, np.float32) @ head
+        y += self._head_bias
+        return y
+
     def project(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Reduced coordinates and the norm of what the reduction drops (the residual).
 

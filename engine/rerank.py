@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sanny.workers.kernels import SMALL_BATCH, topk_rows
+from sanny.workers.kernels import single_threaded, topk_rows
 
 
 
 def union(ids: np.ndarray, dists: np.ndarray):
-    """``ids, dists[S, m, T]`` -> ``cand[m, C]`` (-1 padded), ``lb[m, C]``, ``tau_total[m]``."""
+    """``ids, dists[S, m, T]`` -> ``cand[m, C]`` (-1 padded), ``lb[m, C]``, ``tau_total[m]``,
+    ``count[m, C]`` (in how many subspace lists each candidate is: its collision count)."""
     S, m, T = ids.shape
     valid = ids >= 0
     worst = np.where(valid, dists, -np.inf).max(axis=2)          # [S, m]
@@ -42,7 +43,18 @@ def union(ids: np.ndarray, dists: np.ndarray):
     tau_total = tau.sum(0)
     lb = tau_total[:, None] + lbsum
     lb[cand < 0] = np.inf
-    return cand, lb, tau_total
+    count = np.bincount(flat, minlength=m * C).reshape(m, C)
+    return cand, lb, tau_total, count
+
+
+def by_collisions(cand: np.ndarray, lb: np.ndarray, count: np.ndarray, R: int):
+    """SuCo-style selection: the ``R`` candidates per row seen by the most subspaces, ties
+    broken by the summed partial distances (the union bound ``lb``). Returns ``(cand, lb)``."""
+    if cand.shape[1] <= R:
+        return cand, lb
+    key = np.where(cand >= 0, -count, 1)  # missing ones last
+    order = np.lexsort((lb, key), axis=1)[:, :R]
+    return np.take_along_axis(cand, order, 1), np.take_along_axis(lb, order, 1)
 
 
 def projected_bound(y_q, r_q, cand, space, resid, metric) -> np.ndarray:
@@ -57,35 +69,24 @@ def projected_bound(y_q, r_q, cand, space, resid, metric) -> np.ndarray:
     return lb
 
 
-def _numpy_exact(metric: str, x: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Same as faiss' by-idx kernels on gathered rows: L2 from differences, ip negated."""
-    if metric == "ip":
-        return -(x * q).sum(-1, dtype=np.float32)
-    diff = x - q
-    return (diff * diff).sum(-1, dtype=np.float32)
-
-
 def score(q: np.ndarray, cand: np.ndarray, vectors: np.ndarray, metric: str) -> np.ndarray:
     """Exact distances of ``q[m, d]`` to ``cand[m, C]`` (inf where -1).
 
-    faiss' ``fvec_*_by_idx`` reads the candidates straight from the store (SIMD, threaded, no
-    gathered copy: ~4x numpy's gather-subtract on 2048-d) and computes L2 from differences, not
+    faiss' ``fvec_*_by_idx`` reads the candidates straight from the store (SIMD, no gathered
+    copy: ~4x numpy's gather-subtract on 2048-d) and computes L2 from differences, not
     ``|x|^2 - 2x.q + |q|^2``, whose float32 cancellation on CNN features (norms ~1e3) would cap
-    recall below 1."""
+    recall below 1. A few queries run single-threaded (no OpenMP wake-up)."""
     import faiss
 
     m, C = cand.shape
-    if m <= SMALL_BATCH:  # faiss' OpenMP wake-up costs milliseconds: not worth it for a few queries
-        out = _numpy_exact(metric, vectors[np.maximum(cand, 0)], q[:, None, :])
-        out[cand < 0] = np.inf
-        return out
     out = np.empty((m, C), np.float32)
     if m and C:
         safe = np.ascontiguousarray(np.maximum(cand, 0), dtype=np.int64)
         q = np.ascontiguousarray(q, dtype=np.float32)
         fn = faiss.fvec_inner_products_by_idx if metric == "ip" else faiss.fvec_L2sqr_by_idx
-        fn(faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(vectors), faiss.swig_ptr(safe),
-           q.shape[1], m, C)
+        with single_threaded(m):
+            fn(faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(vectors), faiss.swig_ptr(safe),
+               q.shape[1], m, C)
         if metric == "ip":
             np.negative(out, out=out)
     out[cand < 0] = np.inf
@@ -96,19 +97,38 @@ def score_pairs(q: np.ndarray, rows: np.ndarray, ids: np.ndarray, vectors, metri
     """Exact distances for scattered (query row, id) pairs, read in place by faiss."""
     import faiss
 
-    if len(q) <= SMALL_BATCH:
-        return _numpy_exact(metric, vectors[ids], q[rows])
     out = np.empty(len(ids), np.float32)
     if len(ids):
         q = np.ascontiguousarray(q, dtype=np.float32)
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         fn = faiss.pairwise_indexed_inner_product if metric == "ip" else faiss.pairwise_indexed_L2sqr
-        fn(q.shape[1], len(ids), faiss.swig_ptr(q), faiss.swig_ptr(rows), faiss.swig_ptr(vectors),
-           faiss.swig_ptr(ids), faiss.swig_ptr(out))
+        with single_threaded(len(q)):
+            fn(q.shape[1], len(ids), faiss.swig_ptr(q), faiss.swig_ptr(rows), faiss.swig_ptr(vectors),
+               faiss.swig_ptr(ids), faiss.swig_ptr(out))
         if metric == "ip":
             np.negative(out, out=out)
     return out
+
+
+def exact_top_k(q: np.ndarray, cand: np.ndarray, k: int, vectors: np.ndarray, metric: str):
+    """Top-``k`` of complete candidate rows (no -1) in one faiss call (distances and the
+    selection in C++): the whole re-rank of a single-graph search."""
+    import faiss
+
+    m, C = cand.shape
+    D = np.empty((m, k), np.float32)
+    ids = np.empty((m, k), np.int64)
+    q = np.ascontiguousarray(q, np.float32)
+    cand = np.ascontiguousarray(cand, np.int64)
+    fn = faiss.knn_inner_products_by_idx if metric == "ip" else faiss.knn_L2sqr_by_idx
+    with single_threaded(m):
+        # ld_ids must be given: faiss 1.15's default (-1) mis-reads every row after the first
+        fn(faiss.swig_ptr(q), faiss.swig_ptr(vectors), faiss.swig_ptr(cand), q.shape[1], m, len(vectors),
+           C, k, faiss.swig_ptr(D), faiss.swig_ptr(ids), C)
+    if metric == "ip":
+        np.negative(D, out=D)
+    return ids, D
 
 
 def top_k(cand: np.ndarray, d: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,10 +138,15 @@ def top_k(cand: np.ndarray, d: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
 
 
 def rerank(q, cand, lb, k, vectors, metric, prune=True):
-    """Top-``k`` of the union by exact distance. Returns ``ids[m,k]``, ``dists[m,k]``, #scored."""
+    """Top-``k`` of the union by exact distance. Returns ``ids[m,k]``, ``dists[m,k]``, #scored.
+    Without pruning, complete rows (S=1, nothing removed) take ``exact_top_k``'s single call;
+    the bound pays only for wide candidate sets (measured: never at T <= 64 with S=1)."""
     m, C = cand.shape
     if not prune or C <= k:
-        out, dd = top_k(cand, score(q, cand, vectors, metric), k)
+        if C >= k and m and (cand >= 0).all():
+            out, dd = exact_top_k(q, cand, k, vectors, metric)
+        else:
+            out, dd = top_k(cand, score(q, cand, vectors, metric), k)
         return out, dd, int((cand >= 0).sum())
     order = np.argsort(lb, axis=1, kind="stable")
     cand, lb = np.take_along_axis(cand, order, 1), np.take_along_axis(lb, order, 1)
@@ -133,3 +158,48 @@ def rerank(q, cand, lb, k, vectors, metric, prune=True):
     d[r, c + k] = score_pairs(q, r, cand[r, c + k], vectors, metric)
     out, dd = top_k(cand, d, k)
     return out, dd, int((cand[:, :k] >= 0).sum() + len(r))
+
+
+def progressive(cand: np.ndarray, first: np.ndarray | None, scorers: list, k: int, prune: bool = True):
+    """Exact top-``k`` of ``cand[m, T]`` from partial distances that add up to the full one
+    (squared L2: every partial >= 0, so a running sum is a lower bound).
+
+    ``scorers[w](ids[m, C]) -> partials[m, C]`` (inf for -1), in variance order; ``first``:
+    scorer 0's partials when they came with the candidates. With ``prune`` (Panorama-style):
+    the ``k`` best after scorer 0 are scored completely, their worst exact distance ``theta``
+    bounds the k-th; every later scorer gets only the survivors whose running sum is still
+    ``<= theta`` (compacted to the left). Same additions in the same order as the unpruned
+    sum, so results are identical. Returns ``ids[m, k]``, ``dists[m, k]``, #partials computed."""
+    m, T = cand.shape
+    acc = (scorers[0](cand) if first is None else first).astype(np.float32, copy=True)
+    acc[cand < 0] = np.inf
+    done = m * T
+    rest = scorers[1:]
+    if not prune or T <= k or not rest:
+        for f in rest:
+            acc += f(cand)
+        ids, dd = top_k(cand, acc, k)
+        return ids, dd, done * (1 + len(rest))
+    order = np.argsort(acc, axis=1, kind="stable")
+    cand, acc = np.take_along_axis(cand, order, 1), np.take_along_axis(acc, order, 1)
+    head, hd = cand[:, :k], acc[:, :k].copy()
+    for f in rest:
+        hd += f(head)
+    done += m * k * len(rest)
+    theta = hd.max(axis=1)  # worst of k exact distances >= the true k-th (inf if a row is short)
+    tail, ta = cand[:, k:], acc[:, k:].copy()
+    alive = (tail >= 0) & (ta <= theta[:, None])
+    for f in rest:
+        width = int(alive.sum(axis=1).max()) if m else 0
+        if width == 0:
+            break
+        cols = np.argsort(~alive, axis=1, kind="stable")[:, :width]
+        sub_alive = np.take_along_axis(alive, cols, 1)
+        sub = np.where(sub_alive, np.take_along_axis(tail, cols, 1), -1)
+        part = np.where(sub_alive, f(sub), 0).astype(np.float32)
+        np.put_along_axis(ta, cols, np.take_along_axis(ta, cols, 1) + part, 1)
+        done += int(sub_alive.sum())
+        alive &= ta <= theta[:, None]
+    ta[~alive] = np.inf
+    ids, dd = top_k(np.concatenate([head, tail], 1), np.concatenate([hd, ta], 1), k)
+    return ids, dd, done

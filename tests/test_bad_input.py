@@ -86,7 +86,7 @@ SEARCHES = {
     "k_over_limit": (lambda i, q: i.search(q, MAX_K + 1), "k"),
     "k_float": (lambda i, q: i.search(q, 2.5), "k"),
     "k_bool": (lambda i, q: i.search(q, True), "k"),
-    "T_below_k": (lambda i, q: i.search(q, 10, T=5), "T"),
+    "T_below_k": (lambda i, q: i.search(q, 10, T=4), "T"),  # S=2: the union needs T >= 5
     "T_over_limit": (lambda i, q: i.search(q, 10, T=MAX_T + 1), "T"),
     "T_float": (lambda i, q: i.search(q, 10, T=20.0), "T"),
     "epsilon_nan": (lambda i, q: i.search(q, 3, epsilon=float("nan")), "epsilon"),

@@ -129,7 +129,7 @@ def test_balanced_assignment_end_to_end(make_index, pca_dim):
     # as even as whole columns allow (one column cannot be split across subspaces)
     assert share.max() <= max(var.max() / var.sum(), 1 / 4) + 0.05
     assert share.max() - share.min() < (contiguous.max() - contiguous.min()) / 2
-    ids, d = idx.search_ids(Q, K)
+    ids, d = idx.search_ids(Q, K, T=50)  # the S=4 union needs more than the S=1 default T
     gt, _ = brute_force(Q, X, K)
     assert recall(ids, gt) >= 0.95
     root = idx.root
@@ -137,7 +137,7 @@ def test_balanced_assignment_end_to_end(make_index, pca_dim):
     again = Index.open(root)
     try:
         assert again.layout.columns == cols
-        ids2, d2 = again.search_ids(Q, K)
+        ids2, d2 = again.search_ids(Q, K, T=50)
         assert (ids2 == ids).all()
         np.testing.assert_allclose(d2, d, rtol=1e-6)
     finally:

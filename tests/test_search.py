@@ -232,7 +232,7 @@ ONNG_SCRIPT = textwrap.dedent("""
     from sanny.engine import Index, IndexConfig, InnerParams
     X, Q = low_rank(1000, 16, seed=30), low_rank(30, 16, seed=31)
     idx = Index.create(sys.argv[1], IndexConfig(dim=16, S=2, T=40,
-                       inner=InnerParams(graph="onng", threads=1)))
+                       inner=InnerParams(kind="ngt", graph="onng", threads=1)))
     idx.insert(keys_for(len(X)), X)
     idx.build(optimize=True)
     # NgtInner.optimized is internal, but the only evidence that the ANNG -> ONNG step ran
@@ -301,7 +301,7 @@ def test_onng_config_searches_before_optimize(make_index):
     (Low-rank data: on tiny, well-separated clusters a 100-edge ANNG splits into one component
     per cluster and NGT cannot reach some queries' cluster, whatever the engine does.)"""
     X, Q = low_rank(600, 16, seed=32), low_rank(20, 16, seed=33)
-    idx = _build(make_index, X, S=2, inner=InnerParams(graph="onng", threads=1))
+    idx = _build(make_index, X, S=2, inner=InnerParams(kind="ngt", graph="onng", threads=1))
     ids, _ = idx.search_ids(Q, 5)
     gt, _ = brute_force(Q, X, 5)
     assert recall(ids, gt) >= 0.95

@@ -1,7 +1,7 @@
 """Inner indexes: one per subspace, all with the same small interface (``make_inner``).
 
-``NgtInner`` (``ngt_inner``) wraps ngtpy (ANNG, optionally optimised to ONNG); ``HnswInner``
-(``hnsw_inner``) wraps faiss HNSW. ``ExactInner`` (here) is BLAS brute force over the worker's slice array: the test oracle, and a sound choice when a subspace is
+``HnswInner`` (``hnsw_inner``) wraps faiss HNSW (``hnsw``, the default; ``hnsw_sq`` with 8-bit
+codes); ``NgtInner`` (``ngt_inner``) wraps ngtpy (ANNG, optionally optimised to ONNG). ``ExactInner`` (here) is BLAS brute force over the worker's slice array: the test oracle, and a sound choice when a subspace is
 very low-dimensional and the collection small.
 
 Both return squared-L2 partial distances (``ip``: ``-<q,x>``, recomputed from the slices since
@@ -15,6 +15,8 @@ from .base import InnerParams, SearchParams
 from .hnsw_inner import HnswInner
 from .kernels import topk_rows
 from .ngt_inner import NgtInner
+
+INNER_KINDS = ("hnsw", "hnsw_sq", "ngt", "exact")
 
 
 class ExactInner:
@@ -66,6 +68,6 @@ def make_inner(kind: str, workdir: str, width: int, params: InnerParams, metric:
         return ExactInner(store, s, metric)
     if kind == "ngt":
         return NgtInner(workdir, width, params, metric, store, s)
-    if kind == "hnsw":
-        return HnswInner(width, params, metric, store, s)
-    raise ValueError(f"inner index kind must be 'ngt', 'hnsw' or 'exact', got {kind!r}")
+    if kind in ("hnsw", "hnsw_sq"):
+        return HnswInner(width, params, metric, store, s, quantized=kind == "hnsw_sq")
+    raise ValueError(f"inner index kind must be one of {INNER_KINDS}, got {kind!r}")

@@ -71,6 +71,9 @@ class LocalWorker(Worker):
     def search(self, queries, T, params: SearchParams | None = None):
         q = self._check(queries, "queries")
         params = params or SearchParams()
+        if len(self.inners) == 1:  # one subspace: no slicing, no stacking copies
+            ids, d = self.inners[0].search(q, int(T), params)
+            return ids[None], d[None]
         res = [inner.search(np.ascontiguousarray(p), int(T), params)
                for inner, p in zip(self.inners, self._parts(q))]
         return np.stack([r[0] for r in res]), np.stack([r[1] for r in res])

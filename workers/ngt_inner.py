@@ -79,14 +79,22 @@ class NgtInner:
                 if len(ids) == 0:
                     return
         self.ngt_of = grown(self.ngt_of, int(ids.max()) + 1, fill=-1)
-        x64 = self._lift(np.asarray(x, np.float64))
-        nids = np.empty(len(ids), np.int64)
-        for i in range(len(ids)):  # ngtpy.insert is the only call that returns the new id
-            nids[i] = self.index.insert(x64[i])
+        nids = self._append(np.ascontiguousarray(self._lift(np.asarray(x, np.float32))))
         self.unbuilt += len(ids)
         self.gid_of = grown(self.gid_of, int(nids.max()) + 1, fill=-1)
         self.gid_of[nids] = ids
         self.ngt_of[ids] = nids
+
+    def _append(self, x: np.ndarray) -> np.ndarray:
+        """Bulk insert (one C++ call, graph built later by ``build``) -> NGT ids. ``batch_insert``
+        returns no ids: it appends at the end of NGT's object repository (it does not reuse
+        the slots of removed objects, unlike ``insert``), and ngtpy's ids are 0-based, so the
+        new ids are ``repository size - 1 + arange(n)`` (slot 0 is reserved); checked after the call."""
+        base = max(self.index.get_size_of_object_repository() - 1, 0)  # an empty repository is size 0
+        self.index.batch_insert(x, num_threads=self.threads, build=False)
+        if self.index.get_size_of_object_repository() - 1 != base + len(x):
+            raise RuntimeError("NGT batch_insert did not append the objects in order")
+        return base + np.arange(len(x), dtype=np.int64)
 
     def remove(self, ids: np.ndarray) -> None:
         ids = ids[(ids >= 0) & (ids < len(self.ngt_of))]

@@ -1,8 +1,9 @@
-"""Sanny itself: ``S`` NGT subspace indexes, union of their top-``T``, exact re-rank.
+"""Sanny itself: ``S`` subspace graphs (faiss HNSW by default), their candidates, exact re-rank.
 
 Build parameters are split by name between ``IndexConfig`` (``S``, ``pca_dim``,
 ``assignment``, ...) and ``InnerParams`` (``graph``, ``edge_size_for_creation``, ...).
-Query arguments: ``T``, ``epsilon``, ``prune``, ``adaptive`` (and ``T_max``).
+Query arguments: ``T``, ``epsilon``, ``prune``, ``adaptive`` (and ``T_max``), ``ef_search``,
+``candidates`` (union, count, lead) and ``R``.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ CHUNK = 5000
 TRAIN_SAMPLE = 20000
 _CONFIG_KEYS = {f.name for f in fields(IndexConfig)} - {"dim", "metric", "inner"}
 _INNER_KEYS = {f.name for f in fields(InnerParams)}
-_QUERY_KEYS = ("T", "epsilon", "prune", "adaptive", "T_max")
+_QUERY_KEYS = ("T", "epsilon", "prune", "adaptive", "T_max", "ef_search", "candidates", "R")
 
 
 class Sanny(Algorithm):
