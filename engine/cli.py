@@ -1,5 +1,4 @@
-"""``sanny`` command line: build, search, info, tune here; every other command comes from a
-plugin. Logging is configured here only."""
+"""``sanny`` CLI: build, search, info, tune; other commands are plugins. Logging is set up here only."""
 from __future__ import annotations
 
 import argparse

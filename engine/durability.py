@@ -7,7 +7,6 @@ remote workers read. ``Durable`` is a base class of ``Index``; nothing else uses
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import shutil
 import threading
@@ -15,20 +14,18 @@ import threading
 import numpy as np
 
 from sanny.workers import WorkerSite, WorkerSpec, local_factory
-from sanny.workers.errors import DeadlineExceeded, IndexCorrupt, InvalidArgument, WorkerUnavailable
+from sanny.workers.errors import IndexCorrupt, InvalidArgument
 
 from . import grid, snapshot, validate
-from .config import IndexConfig
 from .checkpoint import AutoCheckpoint
-from .fanout import FanOut
+from .config import IndexConfig
+from .fanout import FanOut, tolerant as _tolerant
 from .journal import Journal, records_after, runs
 from .sequencer import Sequencer
 from .pca import PCA
 from .split import Layout, assign, group
 from .store import VectorStore
 from .wal import PUT, WriteAheadLog
-
-log = logging.getLogger(__name__)
 
 
 class Durable:
@@ -287,17 +284,7 @@ class Durable:
             self.fan_out(_tolerant(lambda w, i: w.insert(ids, xs[:, self.columns[i]])))
 
     def _build(self, optimize: bool = False, tolerant: bool = False) -> None:
+        fn = lambda w, i: w.build(optimize)  # noqa: E731
         if self.layout:
-            fn = lambda w, i: w.build(optimize)  # noqa: E731
             self.fan_out(_tolerant(fn) if tolerant else fn)
 
-
-def _tolerant(fn):
-    """A write's call to one worker: WAL + store are the truth, so a remote worker that is down
-    misses it (logged) and catches up from the journal before it serves again (``workers.remote``)."""
-    def call(w, i):
-        try:
-            return fn(w, i)
-        except (WorkerUnavailable, DeadlineExceeded) as e:
-            log.warning("worker %d missed a write (%s); it catches up before it serves again", i, e)
-    return call

@@ -6,9 +6,13 @@ Each call runs in a copy of the caller's context, so a caller's deadline
 from __future__ import annotations
 
 import contextvars
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from sanny.workers import LocalWorker
+from sanny.workers.errors import DeadlineExceeded, WorkerUnavailable
+
+log = logging.getLogger(__name__)
 
 
 def in_process(worker) -> bool:
@@ -36,3 +40,14 @@ class FanOut:
         if self._pool is not None:
             self._pool.shutdown(wait=wait)
             self._pool = None
+
+
+def tolerant(fn):
+    """A write's call to one worker: WAL + store are the truth; a down worker catches up later."""
+
+    def call(w, i):
+        try:
+            return fn(w, i)
+        except (WorkerUnavailable, DeadlineExceeded) as e:
+            log.warning("worker %d missed a write (%s); it catches up before it serves again", i, e)
+    return call
