@@ -120,11 +120,11 @@ def default(dim: int, n: int = 0) -> dict:
     p = auto_pca_dim(dim) or dim
     p2 = min(dim, 2 * p)
     return {
-        "sanny": [  # 12 settings, like the peers
+        "sanny": [  # 14 settings (the split gets as fine a T sweep as S=1 near 0.95)
             {"build": {"S": 1, "pca_dim": p}, "query": {"T": [10, 16, 24, 32, 48]}},
             {"build": {"S": 1, "kind": "hnsw_sq"}, "query": {"T": [16, 32]}},
             {"build": {"S": 1, "pca_dim": p, "kind": "ngt"}, "query": {"T": 32, "epsilon": 0.02}},
-            {"build": {"S": 2, "pca_dim": p2}, "query": {"T": [16, 64], "candidates": "lead"}},
+            {"build": {"S": 2, "pca_dim": p2}, "query": {"T": [16, 24, 32, 64], "candidates": "lead"}},
             {"build": {"S": 2, "pca_dim": p}, "query": {"T": 40, "candidates": ["union", "count"]}},
         ],
         "ngt": [{"build": {"graph": "anng"},
