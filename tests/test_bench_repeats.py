@@ -103,4 +103,6 @@ def test_default_grid_sweeps_start_low():
     g = grids.default(384, 49000)
     assert min(q["efSearch"] for e in g["hnsw"] for q in grids.product(e["query"])) == 8
     counts = {a: sum(len(q) for _, _, q in grids.expand({a: g[a]})) for a in g if a != "flat"}
-    assert max(counts.values()) <= 12 and min(counts.values()) >= 8, counts
+    # 8-12 settings per peer; Sanny up to 14: its S=2 lead split gets as fine a T sweep near
+    # recall 0.95 as S=1 (``--budget N`` gives an equal-size grid)
+    assert counts["sanny"] <= 14 and all(8 <= c <= 12 for a, c in counts.items() if a != "sanny"), counts
