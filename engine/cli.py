@@ -90,6 +90,7 @@ def _check_target(path: str, overwrite: bool) -> None:
 
 def cmd_build(args) -> int:
     from . import snapshot, vectorfile
+    from .interrupts import deferred_sigint
     from .index import Index
     from .tune import choose_S, tune
 
@@ -113,24 +114,29 @@ def cmd_build(args) -> int:
     marker = os.path.join(args.index, snapshot.BUILDING)
     open(marker, "w").close()  # removed once the index is complete and saved (open refuses it)
     done = False
-    try:
-        if cfg.needs_training:
-            ix.train(x[np.random.default_rng(0).permutation(len(x))[: args.train_size]])
-        with tqdm(total=len(x), desc="insert", unit="vec") as bar:
-            for a in range(0, len(x), args.batch):
-                ix.insert(keys[a: a + args.batch], x[a: a + args.batch])
-                bar.update(len(x[a: a + args.batch]))
-        ix.build(optimize=True)
-        build_s = time.perf_counter() - t0
-        if not args.no_tune:
-            _print_tune(tune(ix, target, queries=held_out))
-        ix.save()
-        os.remove(marker)
-        done = True
-        print(f"built {len(ix)} vectors (dim {cfg.dim}, S={cfg.S}, pca_dim={cfg.pca_dim}, metric {metric}) "
-              f"into {args.index} in {build_s:.1f} s")
-    finally:
-        ix.close(save=done)
+    with deferred_sigint() as check:  # Ctrl-C stops between batches (a second one at once)
+        try:
+            if cfg.needs_training:
+                ix.train(x[np.random.default_rng(0).permutation(len(x))[: args.train_size]])
+            with tqdm(total=len(x), desc="insert", unit="vec") as bar:
+                for a in range(0, len(x), args.batch):
+                    check()
+                    ix.insert(keys[a: a + args.batch], x[a: a + args.batch])
+                    bar.update(len(x[a: a + args.batch]))
+            check()
+            ix.build(optimize=True)
+            build_s = time.perf_counter() - t0
+            if not args.no_tune:
+                check()
+                _print_tune(tune(ix, target, queries=held_out))
+            check()
+            ix.save()
+            os.remove(marker)
+            done = True
+            print(f"built {len(ix)} vectors (dim {cfg.dim}, S={cfg.S}, pca_dim={cfg.pca_dim}, metric {metric}) "
+                  f"into {args.index} in {build_s:.1f} s")
+        finally:
+            ix.close(save=done)
     return 0
 
 
@@ -163,6 +169,7 @@ def cmd_search(args) -> int:
 def cmd_info(args) -> int:
     from .grid import summary
     from .index import Index
+    from .info_text import info_lines
 
     with Index.open(args.index) as ix:
         info = ix.info()
@@ -170,21 +177,7 @@ def cmd_info(args) -> int:
     if args.json:
         print(json.dumps({**info, "grid": grid}, indent=1))
         return 0
-    c = info["config"]
-    inner = c["inner"]
-    mem = sum(int(w.get("index_bytes", 0)) + int(w.get("slice_bytes", 0)) for w in info["workers"] if isinstance(w, dict))
-    n_workers = len(info["layout"]["groups"]) if info.get("layout") else 0
-    pca = f"{c['pca_dim']} of {c['dim']} dims" if c["pca_dim"] else "off"
-    lines = [("path", info["path"]), ("count", f"{info['count']:,}"), ("dim", c["dim"]),
-             ("metric", c["metric"]), ("S", f"{c['S']} ({c['assignment']})"), ("PCA", pca),
-             ("inner", f"{inner['kind']} ({inner.get('graph', '')})" if inner["kind"] == "ngt" else inner["kind"]),
-             ("workers", n_workers), ("search", f"T={c['T']} epsilon={c['epsilon']}"),
-             ("trained", info["trained"]), ("wal seq", info["wal_seq"])]
-    if mem:
-        lines.append(("memory", f"{mem / 2**20:.1f} MiB (workers)"))
-    if grid:
-        lines.append(("grid", grid["shape"]))
-        lines += [("cell", c) for c in grid["cells"]]
+    lines = info_lines(info, grid)
     for name, value in lines:
         print(f"{name:<8} {value}")
     return 0

@@ -38,6 +38,7 @@ def test_build_search_info_tune(files, capsys):
     summary = dict(ln.split(None, 1) for ln in capsys.readouterr().out.splitlines())
     assert summary["count"] == "2,000" and summary["S"].startswith("2 ") and summary["PCA"] == "16 of 32 dims"
     assert set(summary) >= {"dim", "metric", "inner", "workers", "search"}
+    assert summary["memory"].endswith("MiB (workers)") and float(summary["memory"].split()[0]) > 0
     assert cli.main(["info", idx, "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["count"] == 2000 and info["config"]["S"] == 2
