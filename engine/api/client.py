@@ -180,7 +180,7 @@ class Client:
             for r in responses:
                 if r.HasField("status"):
                     code = next(c for c in grpc.StatusCode if c.value[0] == r.status.code)
-                    raise status.from_rpc_error(_StatusError(code, r.status.message))
+                    raise ServiceError(code, r.status.message)  # mapped below, like a failed call
                 yield wire.from_neighbors(r.response.results, k)
         except grpc.RpcError as e:
             raise engine_error(e, self.address) from e
@@ -207,20 +207,6 @@ class Client:
 
     def __len__(self) -> int:
         return self.info()["count"]
-
-
-class _StatusError(grpc.RpcError):
-    """A per-message status from StreamSearch, shaped like a failed call for the mapping."""
-
-    def __init__(self, code: grpc.StatusCode, details: str):
-        super().__init__(f"{code.name}: {details}")
-        self._code, self._details = code, details
-
-    def code(self):
-        return self._code
-
-    def details(self):
-        return self._details
 
 
 class ServiceError(SannyError, grpc.RpcError):
