@@ -47,7 +47,8 @@ def params_str(params: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items()) or "-"
 
 
-def _best(rows: list[dict], key: str) -> dict | None:
+def best(rows: list[dict], key: str) -> dict | None:
+    """The row with the largest ``key`` (rows without it ignored), or None."""
     rows = [r for r in rows if r.get(key) is not None]
     return max(rows, key=lambda r: r[key]) if rows else None
 
@@ -70,7 +71,7 @@ def pareto_table(rows: list[dict], thresholds=THRESHOLDS) -> list[dict]:
             settings, builds = settings_count(rows, ds, algo)
             for t in thresholds:
                 ok = [r for r in mine if r["recall"] >= t]
-                b, s = _best(ok, "qps_batch"), _best(ok, "qps_single")
+                b, s = best(ok, "qps_batch"), best(ok, "qps_single")
                 if b is None:
                     continue
                 table.append({

@@ -8,10 +8,12 @@ import json
 import os
 import sys
 
+from . import results
+
 
 def best(rows: list[dict], pred, threshold: float, key: str) -> dict | None:
-    ok = [r for r in rows if pred(r) and r["recall"] >= threshold and r.get(key)]
-    return max(ok, key=lambda r: r[key]) if ok else None
+    """The fastest row by ``key`` among those matching ``pred`` that reach ``threshold``."""
+    return results.best([r for r in rows if pred(r) and r["recall"] >= threshold], key)
 
 
 def table(path: str, thresholds=(0.90, 0.95, 0.99)) -> str:
