@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sanny.workers.errors import IndexCorrupt, InvalidArgument, SannyError
+from sanny.workers.inner import INNER_KINDS
 
 log = logging.getLogger("sanny")
 
@@ -34,7 +35,7 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--bound-dim", type=int, default=-1, help="PCA dims kept for the exact re-rank bound (-1: auto)")
     g.add_argument("--assignment", choices=["contiguous", "balanced"], default="contiguous")
     g.add_argument("--workers", type=int, default=0, help="worker groups (0: one per subspace)")
-    g.add_argument("--inner", choices=["hnsw", "hnsw_sq", "ngt", "exact"], help="default: InnerParams' (hnsw)")
+    g.add_argument("--inner", choices=INNER_KINDS, help="default: InnerParams' (hnsw)")
     g.add_argument("--graph", choices=["anng", "onng"], default="anng")
     g.add_argument("--edges-create", type=int, default=10)
     g.add_argument("--edges-search", type=int, default=40)

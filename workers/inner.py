@@ -1,7 +1,8 @@
 """Inner indexes: one per subspace, all with the same small interface (``make_inner``).
 
 ``HnswInner`` (``hnsw_inner``) wraps faiss HNSW (``hnsw``, the default; ``hnsw_sq`` with 8-bit
-codes); ``NgtInner`` (``ngt_inner``) wraps ngtpy (ANNG, optionally optimised to ONNG). ``ExactInner`` (here) is BLAS brute force over the worker's slice array: the test oracle, and a sound choice when a subspace is
+codes); ``SymqgInner`` (``symqg_inner``) a SymphonyQG quantised graph (rabitqlib) with an exact
+tail of recent inserts; ``NgtInner`` (``ngt_inner``) wraps ngtpy (ANNG, optionally optimised to ONNG). ``ExactInner`` (here) is BLAS brute force over the worker's slice array: the test oracle, and a sound choice when a subspace is
 very low-dimensional and the collection small.
 
 Both return squared-L2 partial distances (``ip``: ``-<q,x>``, recomputed from the slices since
@@ -15,8 +16,9 @@ from .base import InnerParams, SearchParams
 from .hnsw_inner import HnswInner
 from .kernels import topk_rows
 from .ngt_inner import NgtInner
+from .symqg_inner import SymqgInner
 
-INNER_KINDS = ("hnsw", "hnsw_sq", "ngt", "exact")
+INNER_KINDS = ("hnsw", "hnsw_sq", "symqg", "ngt", "exact")
 
 
 class ExactInner:
@@ -68,6 +70,8 @@ def make_inner(kind: str, workdir: str, width: int, params: InnerParams, metric:
         return ExactInner(store, s, metric)
     if kind == "ngt":
         return NgtInner(workdir, width, params, metric, store, s)
+    if kind == "symqg":
+        return SymqgInner(width, params, metric, store, s)
     if kind in ("hnsw", "hnsw_sq"):
         return HnswInner(width, params, metric, store, s, quantized=kind == "hnsw_sq")
     raise ValueError(f"inner index kind must be one of {INNER_KINDS}, got {kind!r}")

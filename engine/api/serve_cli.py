@@ -36,6 +36,7 @@ import signal
 import threading
 
 from sanny.workers.errors import InvalidArgument
+from sanny.workers.inner import INNER_KINDS
 
 from ..limits import Limits
 
@@ -53,7 +54,7 @@ def register(subparsers) -> None:
     g.add_argument("--dim", type=int)
     g.add_argument("--S", type=int)
     g.add_argument("--metric", choices=["l2", "cosine", "ip"])
-    g.add_argument("--inner", choices=["ngt", "hnsw", "exact"])
+    g.add_argument("--inner", choices=INNER_KINDS)
     p.add_argument("--listen", help=f"HOST:PORT (default {DEFAULT_LISTEN}; port 0 picks a free one)")
     p.add_argument("--config", help="TOML (or YAML) file: [server], [index], [workers] tables")
     p.add_argument("--tls-cert", help="server certificate (PEM); needs --tls-key")
