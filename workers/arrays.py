@@ -11,6 +11,7 @@ def grown(a: np.ndarray, need: int, used: int | None = None, fill=0) -> np.ndarr
     if need <= len(a):
         return a
     used = len(a) if used is None else used
-    b = np.full((max(need, 2 * len(a)), *a.shape[1:]), fill, a.dtype)
+    shape = (max(need, 2 * len(a)), *a.shape[1:])
+    b = np.zeros(shape, a.dtype) if fill == 0 else np.full(shape, fill, a.dtype)  # zeros: lazy pages
     b[:used] = a[:used]
     return b

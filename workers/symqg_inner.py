@@ -163,6 +163,7 @@ class SymqgInner:
             gid = np.where(rows >= 0, graph.gid_of[np.clip(rows, 0, len(graph.gid_of) - 1)], -1)
             d = (partial(self.metric, q, self.store.arrays[self.s][np.maximum(gid, 0)]).astype(np.float32)
                  if self.metric == "ip" else np.asarray(d, np.float32))
+            d[gid < 0] = np.inf
             found.append((gid, d))
         if n:
             X = tx[:n]
@@ -176,6 +177,8 @@ class SymqgInner:
             found.append((np.where(rows >= 0, tids[np.maximum(rows, 0)], -1), d))
         if not found:
             return np.full((m, T), -1, np.int64), np.full((m, T), np.inf, np.float32)
+        if len(found) == 1 and graph is not None and self.masked == 0 and found[0][0].shape[1] == T:
+            return found[0]  # the graph alone, nothing removed: its sorted rows are the answer
         return self._merge(found, m, T)
 
     def _merge(self, found, m: int, T: int):
