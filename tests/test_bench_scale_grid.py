@@ -44,3 +44,10 @@ def test_max_n_must_be_a_positive_integer(bad):
         grids.expand({"flat": [{"max_n": bad}]})
     with pytest.raises(ValueError, match="max_n"):
         grids.resolve({"flat": [{"max_n": bad}]}, 384, n=10)
+
+
+def test_scale_grid_runs_the_slow_builds_only_up_to_100k():
+    """NGT, usearch and SymphonyQG builds would take the 1M step past ~45 minutes on 2 cores
+    (100k builds x ~12): they stop at 100k; Sanny, faiss HNSW / HNSW-SQ, IVF-PQ and ScaNN go on."""
+    assert sorted(grids.resolve(SCALE, dim=384, n=100_000)) == sorted(["sanny", *PEERS])
+    assert sorted(grids.resolve(SCALE, dim=384, n=1_000_000)) == ["hnsw", "hnsw_sq", "ivfpq_fs", "sanny", "scann"]
