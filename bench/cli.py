@@ -50,11 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="ann-benchmarks HDF5 file (train/test/neighbors/distances)")
     parser.add_argument("--out", required=True, help="output directory (results.json/csv, pareto.md/png)")
     parser.add_argument("--grid", type=_grid, default="default",
-                        help="parameter grid (default: 'default': ~8-14 settings per algorithm, Sanny "
+                        help="parameter grid (default: 'default': ~8-15 settings per algorithm, Sanny "
                              "S=1 over PCA (faiss HNSW, hnsw_sq, NGT) and S=2 (lead split, union, "
-                             "collision count), one build per peer; ~72 settings, 5-7 min per shared "
+                             "collision count), one build per peer; ~75 settings, 6-8 min per shared "
                              "dataset on 2 idle cores; 'quick': seconds on small data; 'full': hours), "
-                             "or a JSON file {algorithm: [{build:..., query:...}]} (e.g. "
+                             "or a JSON file {algorithm: [{build:..., query:..., max_n: N}]} (max_n: the entry is left out "
+                             "above N vectors; e.g. "
                              "bench/scale_grid.json for the --prefix scale series); --budget N and --algorithms "
                              "shorten it, --resume continues an interrupted run")
     parser.add_argument("--repeats", type=_positive, default=3,

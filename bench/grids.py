@@ -5,7 +5,9 @@ build combination is built once and searched with every query combination. ``qui
 demos and tests (seconds on 5k x 64); ``default`` gives every algorithm a similar number of
 settings spanning its recall range (a few minutes per shared dataset on 2 cores); ``full`` is
 the long sweep. A JSON file with the same shape overrides them. ``apply_budget`` trims each
-algorithm to the same number of settings.
+algorithm to the same number of settings. An entry may carry ``"max_n": N``: on a dataset (or
+``--prefix`` size) of more than N vectors it is left out (``for_size``), so a scale series runs
+a slow build only up to the sizes it fits in.
 """
 from __future__ import annotations
 
@@ -13,13 +15,18 @@ import itertools
 import json
 import os
 
+import logging
+
 import numpy as np
 
 from sanny.engine.config import auto_pca_dim
 
 from . import algorithms
 
+log = logging.getLogger(__name__)
+
 NAMES = ("quick", "default", "full")
+FIELDS = {"build", "query", "max_n"}
 
 
 def product(params: dict) -> list[dict]:
@@ -38,9 +45,10 @@ def expand(grid: dict) -> list[tuple[str, dict, list[dict]]]:
         if isinstance(entries, dict):
             entries = [entries]
         for entry in entries:
-            unknown = set(entry) - {"build", "query"}
+            unknown = set(entry) - FIELDS
             if unknown:
                 raise ValueError(f"grid entry for {name!r} has unknown field(s) {sorted(unknown)}")
+            _max_n(name, entry)
             q = entry.get("query", {})
             queries = [c for part in (q if isinstance(q, list) else [q]) for c in product(part)]
             for b in product(entry.get("build", {})):
@@ -50,6 +58,27 @@ def expand(grid: dict) -> list[tuple[str, dict, list[dict]]]:
                     plan.append((name, b, seen[key]))
                 seen[key].extend(c for c in queries if c not in seen[key])
     return plan
+
+
+def _max_n(name: str, entry: dict) -> int | None:
+    m = entry.get("max_n")
+    if m is not None and (not isinstance(m, int) or isinstance(m, bool) or m < 1):
+        raise ValueError(f"grid entry for {name!r}: max_n must be a positive integer, got {m!r}")
+    return m
+
+
+def for_size(grid: dict, n: int) -> dict:
+    """``grid`` without the entries whose ``max_n`` is below ``n`` (``n`` 0: unknown, all kept);
+    an algorithm left without an entry is dropped (and logged)."""
+    out = {}
+    for name, entries in grid.items():
+        entries = [entries] if isinstance(entries, dict) else entries
+        kept = [e for e in entries if not n or (_max_n(name, e) or n) >= n]
+        if kept:
+            out[name] = kept
+        else:
+            log.info("%s: every grid entry has max_n < n=%d; not run at this size", name, n)
+    return out
 
 
 def apply_budget(plan: list[tuple[str, dict, list[dict]]], budget: int | None):
@@ -87,6 +116,13 @@ def _pq_m(dim: int) -> int:
     return max(2, m - m % 2)
 
 
+# (lists probed, re-rank depth) of the quantized peers' sweeps: (nprobe, k_factor) of
+# ivfpq_fs, (leaves_to_search, reorder) of scann
+_IVF_STEPS = [(1, 10), (2, 10), (4, 20), (8, 30), (16, 50), (32, 80), (64, 100), (128, 150), (256, 200)]
+_SCANN_STEPS = [(1, 100), (2, 100), (4, 200), (8, 400), (16, 800), (32, 1500), (64, 2000), (128, 3000),
+                (192, 4000)]
+
+
 def peers(dim: int, n: int = 0, wide: bool = False) -> dict:
     """Grids of the graph and quantized peers, each spanning low to high recall (HNSW-like
     searches from ef 8). ``wide`` adds a second build configuration per algorithm."""
@@ -97,14 +133,16 @@ def peers(dim: int, n: int = 0, wide: bool = False) -> dict:
         "hnsw_sq": [{"build": {"M": 32, "efConstruction": 200},
                      "query": [{"efSearch": [8, 16, 32, 64, 128, 256], "k_factor": 2},
                                {"efSearch": [32, 128], "k_factor": 4}]}],
+        # 4-bit codes rank coarsely, so nprobe and the exact re-rank depth rise together: on
+        # minilm the lists bound recall (0.99 needs ~1/4 of them), on resnet (98% of the
+        # variance in one direction) the codes do (0.99 needs ~2000 re-ranked); more probes
+        # at a shallow re-rank even lower recall there
         "ivfpq_fs": [{"build": {"nlist": nlist, "m": _pq_m(dim)},
-                      # 4-bit codes rank coarsely: the re-rank depth matters as much as nprobe
-                      "query": [{"nprobe": [2, 4, 8, 16, 32, 64], "k_factor": 10},
-                                {"nprobe": [16, 64], "k_factor": 40}]}],
+                      "query": [{"nprobe": p, "k_factor": f} for p, f in _IVF_STEPS]}],
         "usearch": [{"build": {"connectivity": 16, "expansion_add": 128},
                      "query": {"expansion_search": ef}}],
-        "scann": [{"build": {"num_leaves": max(16, nlist // 2), "reorder": 100},
-                   "query": {"leaves_to_search": [1, 2, 4, 8, 16, 32, 64, 128]}}],
+        "scann": [{"build": {"num_leaves": max(16, nlist // 2), "reorder": 100},  # same reason
+                   "query": [{"leaves_to_search": p, "reorder": r} for p, r in _SCANN_STEPS]}],
         "symqg": [{"build": {"max_degree": 32, "ef_construction": 200},  # its ef must be >= k
                    "query": {"ef": [10, 16] + ef[2:]}}],
     }
@@ -120,12 +158,13 @@ def default(dim: int, n: int = 0) -> dict:
     p = auto_pca_dim(dim) or dim
     p2 = min(dim, 2 * p)
     return {
-        "sanny": [  # 14 settings (the split gets as fine a T sweep as S=1 near 0.95)
-            {"build": {"S": 1, "pca_dim": p}, "query": {"T": [10, 16, 24, 32, 48]}},
+        "sanny": [  # 15 settings (the split gets as fine a T sweep as S=1 near 0.95)
+            {"build": {"S": 1, "pca_dim": p}, "query": {"T": [10, 16, 24, 32, 48]}},  # S=1: T >= k
             {"build": {"S": 1, "kind": "hnsw_sq"}, "query": {"T": [16, 32]}},
             {"build": {"S": 1, "pca_dim": p, "kind": "ngt"}, "query": {"T": 32, "epsilon": 0.02}},
             {"build": {"S": 2, "pca_dim": p2}, "query": {"T": [16, 24, 32, 64], "candidates": "lead"}},
-            {"build": {"S": 2, "pca_dim": p}, "query": {"T": 40, "candidates": ["union", "count"]}},
+            {"build": {"S": 2, "pca_dim": p},  # the low end: T=5 (two lists of 5 can fill k=10)
+             "query": [{"T": 5, "candidates": "union"}, {"T": 40, "candidates": ["union", "count"]}]},
         ],
         "ngt": [{"build": {"graph": "anng"},
                  "query": {"epsilon": [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3]}}],
@@ -192,7 +231,7 @@ def full(dim: int, n: int = 0) -> dict:
 
 def resolve(spec, dim: int, names=None, n: int = 0) -> dict:
     """A grid from ``'quick'``, ``'full'``, a JSON file path or a dict, restricted to ``names``
-    (``dim`` and ``n`` size the built-in grids)."""
+    (``dim`` and ``n`` size the built-in grids; entries with ``max_n`` below ``n`` are left out)."""
     if isinstance(spec, dict):
         grid = spec
     elif spec in NAMES:
@@ -206,10 +245,10 @@ def resolve(spec, dim: int, names=None, n: int = 0) -> dict:
     else:
         raise ValueError(f"grid must be one of {NAMES} or an existing JSON file, got {spec!r}")
     if names:
-        missing = [n for n in names if n not in grid]
-        for n in names:
-            algorithms.get(n)
+        missing = [a for a in names if a not in grid]
+        for a in names:
+            algorithms.get(a)
         if missing:
             raise ValueError(f"grid has no entry for {missing} (it has {sorted(grid)})")
-        grid = {n: grid[n] for n in names}
-    return grid
+        grid = {a: grid[a] for a in names}
+    return for_size(grid, n)

@@ -68,3 +68,12 @@ def test_prefixes_recompute_ground_truth_and_plot_scaling(data_file, tmp_path):
     assert sorted(r["n"] for r in rows) == [1000, 3000]
     assert all(r["recall"] == 1.0 for r in rows)  # exact search vs the recomputed prefix truth
     assert os.path.exists(os.path.join(out, "scaling.png"))
+
+
+def test_prefix_series_leaves_out_entries_above_their_max_n(data_file, tmp_path):
+    out = str(tmp_path / "maxn")
+    grid = {"flat": [{}],
+            "hnsw": [{"build": {"M": 8, "efConstruction": 40}, "query": {"efSearch": 16}, "max_n": 1000}]}
+    rows = run_bench(data_file, out, grid=grid, prefixes=[1000, 3000], single_queries=5,
+                     single_budget_s=0.2)
+    assert sorted((r["algorithm"], r["n"]) for r in rows) == [("flat", 1000), ("flat", 3000), ("hnsw", 1000)]

@@ -15,7 +15,7 @@ CASES = {  # name: (library, build params, low-effort query, high-effort query)
     "hnsw_sq": ("faiss", {"M": 16, "efConstruction": 100}, {"efSearch": 8, "k_factor": 1}, {"efSearch": 128, "k_factor": 4}),
     "ivfpq_fs": ("faiss", {"nlist": 32, "m": 8}, {"nprobe": 1, "k_factor": 1}, {"nprobe": 32, "k_factor": 50}),
     "usearch": ("usearch", {"connectivity": 16, "expansion_add": 64}, {"expansion_search": 10}, {"expansion_search": 256}),
-    "scann": ("scann", {"num_leaves": 32, "reorder": 100}, {"leaves_to_search": 1}, {"leaves_to_search": 32}),
+    "scann": ("scann", {"num_leaves": 32, "reorder": 100}, {"leaves_to_search": 1}, {"leaves_to_search": 32, "reorder": 200}),
     "symqg": ("rabitqlib", {"max_degree": 32, "ef_construction": 100}, {"ef": 10}, {"ef": 256}),
 }
 
@@ -44,5 +44,24 @@ def test_peer_recall_rises_with_effort(ds, name):
         assert r_high >= 0.97 and r_high >= r_low - 0.02  # graph search: more effort, not always monotone
         one = algo.query(ds.test[3], 10)
         assert np.array_equal(np.asarray(one)[:10], ids[3])
+    finally:
+        algo.done()
+
+
+def test_scann_reorder_depth_is_a_query_argument(ds):
+    """The build's ``reorder`` is only the default: a query's ``reorder`` re-ranks that many
+    candidates exactly (the grids raise it with ``leaves_to_search``)."""
+    if importlib.util.find_spec("scann") is None:
+        pytest.skip("scann not installed (pip install sanny[bench])")
+    algo = algorithms.get("scann")("euclidean", num_leaves=32, reorder=10)
+    algo.fit(ds.train)
+    try:
+        algo.set_query_arguments(leaves_to_search=32)
+        shallow = recall(ds, algo.batch_query(ds.test, 10))
+        algo.set_query_arguments(leaves_to_search=32, reorder=3000)  # every row re-ranked: exact
+        assert algo.query_params == {"leaves_to_search": 32, "reorder": 3000}
+        assert recall(ds, algo.batch_query(ds.test, 10)) == 1.0 > shallow
+        algo.set_query_arguments(leaves_to_search=32)  # back to the build's depth
+        assert recall(ds, algo.batch_query(ds.test, 10)) == shallow
     finally:
         algo.done()

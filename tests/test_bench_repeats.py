@@ -103,6 +103,24 @@ def test_default_grid_sweeps_start_low():
     g = grids.default(384, 49000)
     assert min(q["efSearch"] for e in g["hnsw"] for q in grids.product(e["query"])) == 8
     counts = {a: sum(len(q) for _, _, q in grids.expand({a: g[a]})) for a in g if a != "flat"}
-    # 8-12 settings per peer; Sanny up to 14: its S=2 lead split gets as fine a T sweep near
-    # recall 0.95 as S=1 (``--budget N`` gives an equal-size grid)
-    assert counts["sanny"] <= 14 and all(8 <= c <= 12 for a, c in counts.items() if a != "sanny"), counts
+    # 8-12 settings per peer; Sanny up to 15: its S=2 lead split gets as fine a T sweep near
+    # recall 0.95 as S=1, and the S=2 union adds T=5 (S=1 refuses T < k) as the low end
+    # (``--budget N`` gives an equal-size grid)
+    assert counts["sanny"] <= 15 and all(8 <= c <= 12 for a, c in counts.items() if a != "sanny"), counts
+    assert min(q["T"] for _, _, qs in grids.expand({"sanny": g["sanny"]}) for q in qs) == 5
+
+
+def test_quantized_peers_raise_probes_and_rerank_depth_together():
+    """IVF-PQ fast-scan and ScaNN reach 0.99 on the shared sets only with a deep exact re-rank
+    (resnet: ~2000 candidates) and many lists (minilm: ~1/4 of them): both rise along the sweep."""
+    for dim, n in ((384, 49000), (2048, 17382)):
+        g = grids.default(dim, n)
+        for name, probe, depth, deepest in (("ivfpq_fs", "nprobe", "k_factor", 200),
+                                            ("scann", "leaves_to_search", "reorder", 3000)):
+            (_, _, qs), = grids.expand({name: g[name]})
+            steps = [(q[probe], q[depth]) for q in qs]
+            rising = all(p <= p2 and d <= d2 for (p, d), (p2, d2) in zip(steps, steps[1:]))
+            assert rising and len({d for _, d in steps}) >= 4, (name, steps)
+            assert steps[0][0] == 1 and steps[-1][1] >= deepest, (name, steps)
+            nlist = g[name][0]["build"]["nlist" if name == "ivfpq_fs" else "num_leaves"]
+            assert steps[-1][0] >= nlist // 4, (name, steps, nlist)

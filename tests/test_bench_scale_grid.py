@@ -1,18 +1,53 @@
 """bench/scale_grid.json (the grid of the --prefix scale series) is a valid grid that sweeps
-Sanny and faiss HNSW from low to high effort."""
+Sanny and every peer from low to high effort in a few settings each, and ``max_n`` leaves a
+grid entry out above its size."""
 import os
+
+import pytest
 
 from sanny.bench import grids
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SCALE = os.path.join(HERE, "..", "bench", "scale_grid.json")
+PEERS = ("hnsw", "hnsw_sq", "ivfpq_fs", "usearch", "scann", "symqg", "ngt")
+EFFORT = {"sanny": "T", "hnsw": "efSearch", "hnsw_sq": "efSearch", "ivfpq_fs": "nprobe", "usearch": "expansion_search",
+          "scann": "leaves_to_search", "symqg": "ef", "ngt": "epsilon"}
 
 
 def test_scale_grid_expands_to_one_build_per_algorithm_with_rising_effort():
-    grid = grids.resolve(os.path.join(HERE, "..", "bench", "scale_grid.json"), dim=384)
-    plan = grids.expand(grid)
-    assert [name for name, _, _ in plan] == ["sanny", "hnsw"]
-    (_, sanny_build, sanny_q), (_, _, hnsw_q) = plan
+    plan = grids.expand(grids.resolve(SCALE, dim=384))
+    assert [name for name, _, _ in plan] == ["sanny", *PEERS]
+    sanny_build = plan[0][1]
     assert sanny_build == {"S": 1, "pca_dim": 128}
-    Ts = [q["T"] for q in sanny_q]
-    efs = [q["efSearch"] for q in hnsw_q]
-    assert Ts == sorted(Ts) and Ts[0] <= 10 and efs == sorted(efs) and efs[0] == 8
+    for name, _, qs in plan:
+        effort = [q[EFFORT[name]] for q in qs]
+        assert effort == sorted(effort) and (name == "hnsw" or 5 <= len(qs) <= 7), (name, effort)
+    assert plan[0][2][0]["T"] <= 10 and plan[1][2][0]["efSearch"] == 8
+
+
+def test_max_n_leaves_an_entry_out_above_its_size():
+    grid = {"flat": [{}],
+            "hnsw": [{"build": {"M": 8}, "query": {"efSearch": 16}, "max_n": 100_000},
+                     {"build": {"M": 16}, "query": {"efSearch": 16}}],
+            "scann": [{"build": {"num_leaves": 100}, "query": {"leaves_to_search": 4}, "max_n": 100_000}]}
+    assert grids.resolve(grid, 384, n=100_000) == grid          # up to max_n: all of it
+    assert grids.resolve(grid, 384) == grid                     # n unknown: all of it
+    big = grids.resolve(grid, 384, n=1_000_000)
+    assert big == {"flat": [{}], "hnsw": [grid["hnsw"][1]]}      # scann dropped, one hnsw build left
+    assert [b for _, b, _ in grids.expand(big)] == [{}, {"M": 16}]
+    assert grids.resolve(grid, 384, names=["scann"], n=1_000_000) == {}
+
+
+@pytest.mark.parametrize("bad", [0, -5, "100000", 1.5, True])
+def test_max_n_must_be_a_positive_integer(bad):
+    with pytest.raises(ValueError, match="max_n"):
+        grids.expand({"flat": [{"max_n": bad}]})
+    with pytest.raises(ValueError, match="max_n"):
+        grids.resolve({"flat": [{"max_n": bad}]}, 384, n=10)
+
+
+def test_scale_grid_runs_the_slow_builds_only_up_to_100k():
+    """NGT, usearch and SymphonyQG builds would take the 1M step past ~45 minutes on 2 cores
+    (100k builds x ~12): they stop at 100k; Sanny, faiss HNSW / HNSW-SQ, IVF-PQ and ScaNN go on."""
+    assert sorted(grids.resolve(SCALE, dim=384, n=100_000)) == sorted(["sanny", *PEERS])
+    assert sorted(grids.resolve(SCALE, dim=384, n=1_000_000)) == ["hnsw", "hnsw_sq", "ivfpq_fs", "sanny", "scann"]
