@@ -150,21 +150,23 @@ def peers(dim: int, n: int = 0, wide: bool = False) -> dict:
 
 def default(dim: int, n: int = 0) -> dict:
     """About 8-12 settings per algorithm, each sweep from low to high recall; one build per
-    baseline. Sanny: the measured winner (faiss HNSW over ``auto_pca_dim`` PCA coordinates,
-    S=1, T swept with efSearch tied to T); the quantised graph on the
-    raw vectors (``hnsw_sq``); NGT as the inner graph; S=2 as the lead split (graph on the leading PCA half, partials
-    from the other worker) and as two graphs with the union vs collision counting (``count``,
-    re-ranking ``R = T``). ONNG and raw splits are in ``full``."""
+    baseline. Sanny: the two measured winners at S=1 — faiss HNSW over ``auto_pca_dim`` PCA
+    coordinates (T swept, efSearch tied to T) and the SymphonyQG quantised graph on the raw
+    vectors (``symqg``: T = k, its beam ``ef_search`` swept); NGT as the inner graph; S=2 as the
+    lead split (graph on the leading PCA half, partials from the other worker) and as two
+    SymphonyQG graphs with the union vs collision counting (``count``, re-ranking ``R = T``).
+    ONNG and raw HNSW splits are in ``full``."""
     p = auto_pca_dim(dim) or dim
     p2 = min(dim, 2 * p)
+    qg = {"kind": "symqg", "hnsw_ef_construction": 200}  # the symqg peer's construction beam
     return {
-        "sanny": [  # 15 settings (the split gets as fine a T sweep as S=1 near 0.95)
-            {"build": {"S": 1, "pca_dim": p}, "query": {"T": [10, 16, 24, 32, 48]}},  # S=1: T >= k
-            {"build": {"S": 1, "kind": "hnsw_sq"}, "query": {"T": [16, 32]}},
+        "sanny": [  # 15 settings
+            {"build": {"S": 1, "pca_dim": p}, "query": {"T": [10, 16, 24, 48]}},  # S=1: T >= k
+            {"build": {"S": 1, **qg}, "query": {"T": 10, "ef_search": [16, 24, 32, 64]}},
             {"build": {"S": 1, "pca_dim": p, "kind": "ngt"}, "query": {"T": 32, "epsilon": 0.02}},
-            {"build": {"S": 2, "pca_dim": p2}, "query": {"T": [16, 24, 32, 64], "candidates": "lead"}},
-            {"build": {"S": 2, "pca_dim": p},  # the low end: T=5 (two lists of 5 can fill k=10)
-             "query": [{"T": 5, "candidates": "union"}, {"T": 40, "candidates": ["union", "count"]}]},
+            {"build": {"S": 2, "pca_dim": p2}, "query": {"T": [16, 32, 64], "candidates": "lead"}},
+            {"build": {"S": 2, **qg},  # the low end: T=5 (two lists of 5 can fill k=10)
+             "query": [{"T": 5, "candidates": "union"}, {"T": 24, "candidates": ["union", "count"]}]},
         ],
         "ngt": [{"build": {"graph": "anng"},
                  "query": {"epsilon": [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3]}}],
