@@ -4,7 +4,7 @@ probability ``read`` else a one-key upsert (a WAL fsync). Prints searches/s and 
 ``serial=True`` re-creates the old write path for a same-run comparison: every write holds the
 index's state lock (the one searches take) through its WAL fsync.
 
-    python -m sanny.bench.mixed_load --n 5000 --dim 128 --S 4 --clients 8 --seconds 20
+    python -m sanny.bench.mixed_load --n 5000 --dim 128 --S 4 --clients 8 --seconds 20 [--inner symqg]
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-from sanny.engine import Index, IndexConfig
+from sanny.engine import Index, IndexConfig, InnerParams
+from sanny.workers.inner import INNER_KINDS
 from sanny.engine.api.client import Client
 from sanny.engine.api.server import run_server
 
@@ -90,11 +91,12 @@ def main(argv=None) -> None:
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--S", type=int, default=4)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--inner", choices=INNER_KINDS, default="hnsw", help="inner index kind (default hnsw)")
     ap.add_argument("--seconds", type=float, default=20.0)
     args = ap.parse_args(argv)
     x = clustered(args.n, args.dim, seed=0)
     with tempfile.TemporaryDirectory() as d:
-        index = Index.create(f"{d}/idx", IndexConfig(dim=args.dim, S=args.S))
+        index = Index.create(f"{d}/idx", IndexConfig(dim=args.dim, S=args.S, inner=InnerParams(kind=args.inner)))
         index.insert([str(i) for i in range(args.n)], x)
         index.build()
         rows = {}
