@@ -16,13 +16,14 @@ EFFORT = {"sanny": "T", "hnsw": "efSearch", "hnsw_sq": "efSearch", "ivfpq_fs": "
 
 def test_scale_grid_expands_to_one_build_per_algorithm_with_rising_effort():
     plan = grids.expand(grids.resolve(SCALE, dim=384))
-    assert [name for name, _, _ in plan] == ["sanny", *PEERS]
-    sanny_build = plan[0][1]
-    assert sanny_build == {"S": 1, "pca_dim": 128}
-    for name, _, qs in plan:
-        effort = [q[EFFORT[name]] for q in qs]
+    assert [name for name, _, _ in plan] == ["sanny", "sanny", *PEERS]
+    assert [b for _, b, _ in plan[:2]] == [{"S": 1, "pca_dim": 128},
+                                          {"S": 1, "kind": "symqg", "hnsw_ef_construction": 100}]
+    for i, (name, _, qs) in enumerate(plan):
+        key = "ef_search" if i == 1 else EFFORT[name]  # Sanny's symqg: T = k, its beam rises
+        effort = [q[key] for q in qs]
         assert effort == sorted(effort) and (name == "hnsw" or 5 <= len(qs) <= 7), (name, effort)
-    assert plan[0][2][0]["T"] <= 10 and plan[1][2][0]["efSearch"] == 8
+    assert plan[0][2][0]["T"] <= 10 and plan[2][2][0]["efSearch"] == 8
 
 
 def test_max_n_leaves_an_entry_out_above_its_size():
