@@ -171,8 +171,8 @@ class Index(Durable):
         k, T = validate.k_and_T(k, T, cfg.T, cfg.S)
         candidates, R = validate.candidates(candidates, R, cfg.S)
         q = (queries if isinstance(queries, Queries) else self.prepare_queries(queries)).x
-        params = SearchParams(epsilon=cfg.epsilon if epsilon is None else validate.epsilon(epsilon),
-                              ef_search=validate.ef_search(ef_search))
+        params = self._search_params(cfg.epsilon if epsilon is None else validate.epsilon(epsilon),
+                                     validate.ef_search(ef_search))
         T_max = validate.T_max(T_max, T) if T_max is not None else min(8 * T, validate.MAX_T)
         prune = cfg.prune if prune is None else prune
         with self._lock:
@@ -181,6 +181,16 @@ class Index(Durable):
                 return np.full((m, k), -1, np.int64), np.full((m, k), np.inf, np.float32)
             ids, dd = pipeline.search(self, q, k, T, params, prune, adaptive, T_max, candidates, R)
         return ids, pipeline.user_distance(cfg.metric, dd)
+
+    def _search_params(self, epsilon: float, ef_search: int) -> SearchParams:
+        """One ``SearchParams`` per (epsilon, ef_search), built once (searches never change it)."""
+        cache = self.__dict__.setdefault("_params_cache", {})
+        p = cache.get((epsilon, ef_search))
+        if p is None:
+            if len(cache) >= 64:  # many distinct epsilons: start over rather than grow
+                cache.clear()
+            p = cache[(epsilon, ef_search)] = SearchParams(epsilon=epsilon, ef_search=ef_search)
+        return p
 
     def info(self) -> dict:
         with self._lock:

@@ -54,13 +54,19 @@ def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: 
     qs = yq[:, : cfg.space_dim]
     if candidates == "lead":
         return _lead(ix, q, qs, k, T, params, prune)
-    parts = ix.fan_out(lambda w, i: w.search(qs[:, ix.columns[i]], T, params))
-    ids = np.concatenate([p[0] for p in parts])
-    dists = np.concatenate([p[1] for p in parts])
+    cols = _columns(ix)
+    parts = ix.fan_out(lambda w, i: w.search(_block(qs, cols[i]), T, params))
+    if len(parts) == 1:
+        ids, dists = parts[0]
+    else:
+        ids = np.concatenate([p[0] for p in parts])
+        dists = np.concatenate([p[1] for p in parts])
+    complete = None  # every row full of live candidates (None: not known)
     if len(ids) == 1:  # one subspace: its list is the candidate set
         cand, lb = ids[0], dists[0]
         live = store.is_live(cand)
-        if not live.all():
+        complete = bool(live.all())  # -1 is never live
+        if not complete:
             cand, lb = np.where(live, cand, -1), np.where(live, lb, np.inf)
         tau = _worst(ids[0], dists[0]) if adaptive else None
     else:
@@ -75,13 +81,30 @@ def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: 
         lb = rerank.projected_bound(yq, rq, cand, store.space, store.resid, cfg.metric)
     if cfg.keep_vectors:
         use_bound = prune and (rq is not None or (exact_parts and cfg.metric != "ip"))
-        ids, dd, scored = rerank.rerank(q, cand, lb, k, store.vectors, cfg.metric, use_bound)
+        ids, dd, scored = rerank.rerank(q, cand, lb, k, store.vectors, cfg.metric, use_bound, complete)
     else:
-        d = sum(ix.fan_out(lambda w, i: w.partial_distances(qs[:, ix.columns[i]], cand)))
+        d = sum(ix.fan_out(lambda w, i: w.partial_distances(_block(qs, cols[i]), cand)))
         ids, dd = rerank.top_k(cand, np.asarray(d, np.float32), k)
-        scored = int((cand >= 0).sum())
-    ix.last_stats = {"queries": len(q), "T": T, "union": int((cand >= 0).sum()), "scored": scored}
+        scored = None
+    union = cand.size if complete else int((cand >= 0).sum())
+    ix.last_stats = {"queries": len(q), "T": T, "union": union, "scored": union if scored is None else scored}
     return ids, dd, tau
+
+
+def _columns(ix) -> list:
+    """Per worker, its columns of the split space, or None when they are all of them in order
+    (the query block itself goes: no gathered copy). Cached for the index's layout."""
+    cached = ix.__dict__.get("_pipeline_columns")
+    if cached is None or cached[0] is not ix.columns:
+        width = ix.config.space_dim
+        cols = [None if len(c) == width and np.array_equal(c, np.arange(width)) else c for c in ix.columns]
+        cached = ix._pipeline_columns = (ix.columns, cols)
+    return cached[1]
+
+
+def _block(qs: np.ndarray, cols) -> np.ndarray:
+    """The queries' columns one worker receives, C-contiguous (as a gather would give them)."""
+    return np.ascontiguousarray(qs) if cols is None else qs[:, cols]
 
 
 def _lead(ix, q, qs, k, T, params, prune):

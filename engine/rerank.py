@@ -137,17 +137,20 @@ def top_k(cand: np.ndarray, d: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
     return np.where(pos >= 0, np.take_along_axis(cand, np.maximum(pos, 0), 1), -1), dd
 
 
-def rerank(q, cand, lb, k, vectors, metric, prune=True):
+def rerank(q, cand, lb, k, vectors, metric, prune=True, complete=None):
     """Top-``k`` of the union by exact distance. Returns ``ids[m,k]``, ``dists[m,k]``, #scored.
     Without pruning, complete rows (S=1, nothing removed) take ``exact_top_k``'s single call;
-    the bound pays only for wide candidate sets (measured: never at T <= 64 with S=1)."""
+    the bound pays only for wide candidate sets (measured: never at T <= 64 with S=1).
+    ``complete``: the caller knows whether every entry of ``cand`` is a candidate (no -1)."""
     m, C = cand.shape
     if not prune or C <= k:
-        if C >= k and m and (cand >= 0).all():
+        if complete is None:
+            complete = bool(m) and bool((cand >= 0).all())
+        if C >= k and m and complete:
             out, dd = exact_top_k(q, cand, k, vectors, metric)
-        else:
-            out, dd = top_k(cand, score(q, cand, vectors, metric), k)
-        return out, dd, int((cand >= 0).sum())
+            return out, dd, m * C
+        out, dd = top_k(cand, score(q, cand, vectors, metric), k)
+        return out, dd, m * C if complete else int((cand >= 0).sum())
     order = np.argsort(lb, axis=1, kind="stable")
     cand, lb = np.take_along_axis(cand, order, 1), np.take_along_axis(lb, order, 1)
     d = np.full((m, C), np.inf, np.float32)

@@ -4,6 +4,8 @@ Each failure is an ``InvalidArgument`` naming the field, raised before anything 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sanny.workers.errors import InvalidArgument
@@ -25,8 +27,8 @@ def vectors(x, dim: int, field: str = "vectors") -> np.ndarray:
         raise InvalidArgument(field, "empty batch")
     if a.shape[1] != dim:
         raise InvalidArgument(field, f"wrong dimension: expected {dim}, got {a.shape[1]}")
-    bad = ~np.isfinite(a).all(1)
-    if bad.any():
+    if not np.isfinite(a).all():
+        bad = ~np.isfinite(a).all(1)
         raise InvalidArgument(field, f"row {int(np.argmax(bad))} contains NaN or Inf")
     return np.ascontiguousarray(a)
 
@@ -93,7 +95,7 @@ def epsilon(e) -> float:
         e = float(e)
     except (TypeError, ValueError):
         raise InvalidArgument("epsilon", f"must be a number, got {e!r}") from None
-    if not np.isfinite(e) or e <= -1:
+    if not math.isfinite(e) or e <= -1:
         raise InvalidArgument("epsilon", f"must be finite and > -1, got {e}")
     return e
 
@@ -107,6 +109,7 @@ def T_max(t, T: int) -> int:
 def unit(x: np.ndarray, field: str) -> np.ndarray:
     """Normalise rows for the cosine metric; a zero vector has no direction."""
     n = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64))  # 3x cheaper than linalg.norm per call
-    if (n == 0).any():
+    if not n.all():
         raise InvalidArgument(field, f"row {int(np.argmax(n == 0))} is a zero vector (no direction for cosine)")
-    return (x / n[:, None]).astype(np.float32, copy=False)
+    # divided in float64, rounded once into the float32 result (no float64 temporary)
+    return np.divide(x, n[:, None], out=np.empty(x.shape, np.float32), casting="unsafe")

@@ -39,7 +39,7 @@ class HnswInner:
         self.index.hnsw.efConstruction = params.hnsw_ef_construction
         self.gid_of = np.zeros(1024, np.int64)
         self.masked = 0
-        self._params: dict = {}  # efSearch -> SearchParametersHNSW (built once)
+        self._params: dict = {}  # (ef, size) -> SearchParametersHNSW (built once)
 
     def add(self, ids, x) -> None:
         if len(ids) == 0:
@@ -60,23 +60,26 @@ class HnswInner:
 
     def search(self, q, T: int, params: SearchParams):
         m = len(q)
-        n = self.index.ntotal
-        size = min(T + min(self.masked, T), max(n, 1))
-        ef = max(params.ef_search or T, size)
-        sp = self._params.get(ef)
-        if sp is None:
-            sp = self._params[ef] = self._faiss.SearchParametersHNSW(efSearch=ef)
+        masked = self.masked
+        size = min(T + min(masked, T), self.index.ntotal or 1)
+        key = (params.ef_search or T, size)
+        sp = self._params.get(key)
+        if sp is None:  # one SearchParametersHNSW per (ef, size)
+            sp = self._params[key] = self._faiss.SearchParametersHNSW(efSearch=max(key))
         q = np.ascontiguousarray(q, np.float32)
         d = np.empty((m, size), np.float32)
         fid = np.empty((m, size), np.int64)
         ptr = self._faiss.swig_ptr
         with single_threaded(m):  # search_c: the SWIG call without the Python wrapper's checks
             self.index.search_c(m, ptr(q), size, ptr(d), ptr(fid), sp)
-        gid = np.where(fid >= 0, self.gid_of[np.maximum(fid, 0)], -1)
         if self.metric == "ip":
             np.negative(d, out=d)
-        if self.masked == 0 and size == T:  # nothing removed: faiss' sorted rows are the answer
-            d[gid < 0] = np.inf
+        gid = self.gid_of[fid]  # -1 (fewer than size found) picks the last entry: fixed here
+        if fid.min() < 0:
+            missing = fid < 0
+            gid[missing] = -1
+            d[missing] = np.inf  # faiss pads with its largest float
+        if masked == 0 and size == T:  # nothing removed: faiss' sorted rows are the answer
             return gid, d
         ok = self.store.is_live(gid)
         d = np.where(ok, d, np.inf).astype(np.float32)

@@ -13,9 +13,11 @@ from .arrays import grown
 
 def live_lookup(live: np.ndarray, size: int, ids: np.ndarray) -> np.ndarray:
     """Vectorised liveness of ``ids`` in a mask by id; ``-1`` and out-of-range ids are not live."""
-    ok = (ids >= 0) & (ids < size)
-    out = np.zeros(ids.shape, bool)
-    out[ok] = live[ids[ok]]
+    ids = np.asarray(ids, np.int64)
+    if not len(live):
+        return np.zeros(ids.shape, bool)
+    out = live.take(ids, mode="clip")
+    out &= ids.view(np.uint64) < size  # negative ids wrap to huge ones: one test of 0 <= id < size
     return out
 
 
