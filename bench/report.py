@@ -89,12 +89,36 @@ def _scaling_table(rows: list[dict], threshold: float = 0.95) -> list[str]:
     return out + [""]
 
 
+def _ingest_section(d: str, base: str, lines: list[str]) -> bool:
+    """A ``sanny bench-ingest`` directory (``ingest.json``, no ``results.json``): its tables, one
+    heading level down, and its plot. False for any other directory."""
+    from . import ingest_report
+
+    path = os.path.join(d, ingest_report.NAMES[0])
+    if os.path.exists(os.path.join(d, "results.json")) or not os.path.exists(path):
+        return False
+    with open(path) as f:
+        doc = json.load(f)
+    md = ingest_report.markdown(doc).replace("\n# ", "\n## ").replace("\n## ", "\n### ")
+    md = "## " + md[2:] if md.startswith("# ") else md
+    lines += [md.rstrip(), "", f"Results: `{os.path.relpath(os.path.abspath(d), base)}`", ""]
+    argv = doc.get("provenance", {}).get("argv")
+    if argv:
+        lines += ["```bash", "sanny " + " ".join(argv), "```", ""]
+    png = os.path.join(os.path.abspath(d), ingest_report.NAMES[2])
+    if os.path.exists(png):
+        lines += [f"![ingest.png]({os.path.relpath(png, base)})", ""]
+    return True
+
+
 def build_report(result_dirs: list[str], out_path: str) -> str:
     """Write the report for ``result_dirs`` to ``out_path``; returns the markdown."""
     base = os.path.dirname(os.path.abspath(out_path))
     lines = [INTRO]
     peer_notes: dict = {}
     for d in result_dirs:
+        if _ingest_section(d, base, lines):
+            continue
         rows, peers = _load(d)
         for name, note in peers.items():
             if peer_notes.get(name, {}).get("status") != "unavailable":

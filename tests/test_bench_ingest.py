@@ -70,6 +70,15 @@ def test_bench_ingest_command(tiny_hdf5, tmp_path):
     assert open(os.path.join(out, "ingest.md")).read() == table
     assert os.path.getsize(os.path.join(out, "ingest.png")) > 0
 
+    # bench-report takes the directory as a section of BENCHMARKS.md, numbers from the JSON
+    md_path = str(tmp_path / "BENCH.md")
+    assert main(["bench-report", out, "--out", md_path]) == 0
+    report = open(md_path).read()
+    rate = doc["ingest"][0]["rate"]["median"]
+    assert report.startswith("# Benchmarks") and "\n## Ingest and latency: " in report
+    assert "| exact | embedded |" in report and f"{rate:,.0f}" in report
+    assert "![ingest.png](out/ingest.png)" in report
+
 
 def test_busy_loops_stopped_when_the_body_fails():
     with pytest.raises(RuntimeError, match="measurement failed"):
@@ -81,3 +90,4 @@ def test_busy_loops_stopped_when_the_body_fails():
 
 def test_report_only_needs_the_json(tmp_path):
     assert main(["bench-ingest", "--out", str(tmp_path), "--report-only"]) == 2
+
