@@ -25,7 +25,7 @@ def _list(choices):
 
 def run_ingest_bench(dataset: str, out: str, *, n: int | None = None, batch: int = 1000, repeats: int = 3,
                      inner=("hnsw",), paths=PATHS, busy: int = 2, queries: int = 500, k: int = 10,
-                     T: int | None = None, pca_dim: int = 0, keep_work: bool = False) -> dict:
+                     T: int | None = None, pca_dim: int = 0, keep_work: bool = False, ef_search: int = 0) -> dict:
     """Measure, write ingest.json, render ingest.md / ingest.png; returns the JSON document."""
     from . import ingest, ingest_latency, ingest_report, provenance
 
@@ -39,7 +39,8 @@ def run_ingest_bench(dataset: str, out: str, *, n: int | None = None, batch: int
         skipped.append("vald (vald-client-python not installed: extra 'vald')")
     doc = {"dataset": data.name, "n": data.n, "dim": data.dim, "metric": data.metric, "cpus": os.cpu_count(),
            "settings": {"batch": batch, "repeats": repeats, "inner": list(inner), "paths": paths, "busy": busy,
-                        "queries": len(data.test), "k": k, "T": T, "pca_dim": pca_dim, "S": 1},
+                        "queries": len(data.test), "k": k, "T": T, "pca_dim": pca_dim, "S": 1,
+                        "ef_search": ef_search},
            "ingest": [], "latency": [], "skipped": skipped,
            "provenance": {**provenance.collect(), "dataset_file": os.path.basename(dataset)}}
     try:
@@ -63,7 +64,7 @@ def run_ingest_bench(dataset: str, out: str, *, n: int | None = None, batch: int
                         _, built = ingest.ingest_once("embedded", os.path.join(work, f"{kind}-embedded"),
                                                       cfg, data, batch, bar, keep_open=True)
                 with tqdm(total=2 * len(data.test) * repeats, desc=f"latency {kind}", unit="query") as bar:
-                    lat = ingest_latency.quiet_vs_busy(built, data, k, {"T": cfg.T}, busy, repeats, bar)
+                    lat = ingest_latency.quiet_vs_busy(built, data, k, {"T": cfg.T, "ef_search": ef_search}, busy, repeats, bar)
                 doc["latency"].append({"inner": kind, **lat})
             finally:
                 if built is not None:
@@ -97,6 +98,7 @@ def register(subparsers) -> None:
     p.add_argument("--queries", type=int, default=500, help="test queries timed one by one (default 500)")
     p.add_argument("-k", "--k", type=int, default=10, help="neighbours per query")
     p.add_argument("--T", type=int, help="candidates per subspace (default: the index's)")
+    p.add_argument("--ef-search", type=int, default=0, help="graph beam of the timed searches (0: T)")
     p.add_argument("--pca-dim", type=int, default=0, help="PCA to this many dims (0: off; trained untimed)")
     p.add_argument("--keep-work", action="store_true", help="keep the index directories under OUT/work")
     p.add_argument("--report-only", action="store_true", help="only rewrite ingest.md / ingest.png from ingest.json")
@@ -115,12 +117,13 @@ def main(args: argparse.Namespace) -> int:
         if not args.dataset or not os.path.isfile(args.dataset):
             print(f"error: dataset {args.dataset!r} not found", file=sys.stderr)
             return 2
-        if min(args.batch, args.repeats, args.queries, args.k) < 1 or args.busy < 0 or (args.n or 1) < 1:
-            print("error: --batch, --repeats, --queries, -k and --n must be positive, --busy >= 0", file=sys.stderr)
+        if min(args.batch, args.repeats, args.queries, args.k) < 1 or min(args.busy, args.ef_search) < 0 or (args.n or 1) < 1:
+            print("error: --batch, --repeats, --queries, -k and --n must be positive, --busy and --ef-search >= 0",
+                  file=sys.stderr)
             return 2
         run_ingest_bench(args.dataset, args.out, n=args.n, batch=args.batch, repeats=args.repeats,
                          inner=args.inner, paths=args.paths, busy=args.busy, queries=args.queries, k=args.k,
-                         T=args.T, pca_dim=args.pca_dim, keep_work=args.keep_work)
+                         T=args.T, pca_dim=args.pca_dim, keep_work=args.keep_work, ef_search=args.ef_search)
     with open(os.path.join(args.out, NAMES[1])) as f:
         sys.stdout.write(f.read())
     return 0

@@ -23,7 +23,7 @@ def markdown(doc: dict) -> str:
     s = doc["settings"]
     out = [f"# Ingest and latency: {doc['dataset']} (first {doc['n']} of dim {doc['dim']}, {doc['metric']}), "
            f"{doc['cpus']} CPUs", "",
-           f"Config S=1, pca_dim={s['pca_dim']}, T={s['T']}; batches of {s['batch']} vectors; {s['repeats']} "
+           f"Config S=1, pca_dim={s['pca_dim']}, T={s['T']}, ef_search={s.get('ef_search', 0)} (0: T); batches of {s['batch']} vectors; {s['repeats']} "
            "repeat(s), each into a fresh index; cells are median (min-max). Every write is acknowledged "
            "only once its WAL record is durable. `build s` is the final `Index.build()` after the "
            "embedded inserts (served paths: inserts only).", "",

@@ -35,12 +35,12 @@ def gone(pid: int) -> bool:
 def test_bench_ingest_command(tiny_hdf5, tmp_path):
     out = str(tmp_path / "out")
     assert main(["bench-ingest", tiny_hdf5, "--out", out, "--n", str(N), "--batch", "64", "--repeats", "1",
-                 "--busy", "1", "--inner", "exact", "--queries", str(QUERIES), "-k", "5"]) == 0
+                 "--busy", "1", "--inner", "exact", "--queries", str(QUERIES), "-k", "5", "--ef-search", "12"]) == 0
 
     with open(os.path.join(out, "ingest.json")) as f:
         doc = json.load(f)
     assert (doc["n"], doc["dim"], doc["metric"]) == (N, 24, "angular")
-    assert doc["settings"]["batch"] == 64 and doc["settings"]["busy"] == 1
+    assert doc["settings"]["batch"] == 64 and doc["settings"]["busy"] == 1 and doc["settings"]["ef_search"] == 12
     paths = [p for p in PATHS if p != "vald" or vald_available()]
     assert [(r["inner"], r["path"]) for r in doc["ingest"]] == [("exact", p) for p in paths]
     for r in doc["ingest"]:
