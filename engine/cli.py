@@ -31,7 +31,8 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--metric", choices=["l2", "cosine", "ip"], help="default: from the HDF5 file, else l2")
     g.add_argument("--pca-dim", default="auto",
                    help="PCA to this many dims before splitting; 0: off; auto (default): the smallest "
-                        "multiple of 32 (>= 64) keeping 80%% of the variance, off if that is > 3/4 of dim")
+                        "multiple of 32 (>= 64) keeping 80%% of the variance, off if that is > 3/4 of dim, "
+                        "off with --inner symqg")
     g.add_argument("--bound-dim", type=int, default=-1, help="PCA dims kept for the exact re-rank bound (-1: auto)")
     g.add_argument("--assignment", choices=["contiguous", "balanced"], default="contiguous")
     g.add_argument("--workers", type=int, default=0, help="worker groups (0: one per subspace)")
@@ -51,7 +52,10 @@ def _make_config(args, x: np.ndarray, metric: str):
 
     dim = x.shape[1]
     base = IndexConfig(dim=dim)
-    pca_dim = auto_pca_dim(x, metric) if args.pca_dim == "auto" else _int_arg("--pca-dim", args.pca_dim)
+    if args.pca_dim != "auto":
+        pca_dim = _int_arg("--pca-dim", args.pca_dim)
+    else:  # symqg's 1-bit codes rank poorly over a strong reduction (docs/TUNING.md): raw vectors
+        pca_dim = 0 if args.inner == "symqg" else auto_pca_dim(x, metric)
     S = base.S if args.S in (None, "auto") else _int_arg("--S", args.S)
     inner = dataclasses.replace(InnerParams(), graph=args.graph, edge_size_for_creation=args.edges_create,
                                 edge_size_for_search=args.edges_search)

@@ -61,3 +61,15 @@ def test_build_into_existing_directory_is_a_clear_error(files, capsys):
 def test_missing_data_file_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["build", str(tmp_path / "nope.npy"), "--index", str(tmp_path / "i")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_build_with_symqg_keeps_the_raw_vectors_and_builds_its_graph(files):
+    """--inner symqg with the default --pca-dim auto: no PCA (its 1-bit codes need the raw
+    dims); the build leaves no exact tail behind."""
+    d, _, _ = files
+    idx = str(d / "qg")
+    assert cli.main(["build", str(d / "train.npy"), "--index", idx, "--inner", "symqg", "--no-tune"]) == 0
+    with Index.open(idx) as ix:
+        assert ix.config.inner.kind == "symqg" and ix.config.pca_dim == 0
+        inner = ix.workers[0].inners[0]
+        assert inner.graph is not None and inner.tail_n == 0 and len(inner.graph.gid_of) == len(ix)
