@@ -25,7 +25,8 @@ def _list(choices):
 
 def run_ingest_bench(dataset: str, out: str, *, n: int | None = None, batch: int = 1000, repeats: int = 3,
                      inner=("hnsw",), paths=PATHS, busy: int = 2, queries: int = 500, k: int = 10,
-                     T: int | None = None, pca_dim: int = 0, keep_work: bool = False, ef_search: int = 0) -> dict:
+                     T: int | None = None, pca_dim: int = 0, keep_work: bool = False, ef_search: int = 0,
+                     baseline_ef: int = 16) -> dict:
     """Measure, write ingest.json, render ingest.md / ingest.png; returns the JSON document."""
     from . import ingest, ingest_latency, ingest_report, provenance
 
@@ -40,7 +41,7 @@ def run_ingest_bench(dataset: str, out: str, *, n: int | None = None, batch: int
     doc = {"dataset": data.name, "n": data.n, "dim": data.dim, "metric": data.metric, "cpus": os.cpu_count(),
            "settings": {"batch": batch, "repeats": repeats, "inner": list(inner), "paths": paths, "busy": busy,
                         "queries": len(data.test), "k": k, "T": T, "pca_dim": pca_dim, "S": 1,
-                        "ef_search": ef_search},
+                        "ef_search": ef_search, "baseline_ef": baseline_ef},
            "ingest": [], "latency": [], "skipped": skipped,
            "provenance": {**provenance.collect(), "dataset_file": os.path.basename(dataset)}}
     try:
@@ -64,11 +65,17 @@ def run_ingest_bench(dataset: str, out: str, *, n: int | None = None, batch: int
                         _, built = ingest.ingest_once("embedded", os.path.join(work, f"{kind}-embedded"),
                                                       cfg, data, batch, bar, keep_open=True)
                 with tqdm(total=2 * len(data.test) * repeats, desc=f"latency {kind}", unit="query") as bar:
-                    lat = ingest_latency.quiet_vs_busy(built, data, k, {"T": cfg.T, "ef_search": ef_search}, busy, repeats, bar)
+                    opts = {"T": cfg.T, "ef_search": ef_search}
+                    lat = ingest_latency.quiet_vs_busy(built, data, k, opts, busy, repeats, bar)
                 doc["latency"].append({"inner": kind, **lat})
             finally:
                 if built is not None:
                     built.close(save=False)
+        if baseline_ef:
+            peer = ingest_latency.FaissHnsw(data.train, "ip" if data.metric == "ip" else "l2", baseline_ef)
+            with tqdm(total=2 * len(data.test) * repeats, desc="latency faiss HNSW", unit="query") as bar:
+                lat = ingest_latency.quiet_vs_busy(peer, data, k, {}, busy, repeats, bar)
+            doc["latency"].append({"inner": peer.name, **lat})
     finally:
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
@@ -99,6 +106,8 @@ def register(subparsers) -> None:
     p.add_argument("-k", "--k", type=int, default=10, help="neighbours per query")
     p.add_argument("--T", type=int, help="candidates per subspace (default: the index's)")
     p.add_argument("--ef-search", type=int, default=0, help="graph beam of the timed searches (0: T)")
+    p.add_argument("--baseline-ef", type=int, default=16,
+                   help="also time faiss HNSW (M=16) single queries at this efSearch, quiet and busy (0: off)")
     p.add_argument("--pca-dim", type=int, default=0, help="PCA to this many dims (0: off; trained untimed)")
     p.add_argument("--keep-work", action="store_true", help="keep the index directories under OUT/work")
     p.add_argument("--report-only", action="store_true", help="only rewrite ingest.md / ingest.png from ingest.json")
@@ -117,13 +126,15 @@ def main(args: argparse.Namespace) -> int:
         if not args.dataset or not os.path.isfile(args.dataset):
             print(f"error: dataset {args.dataset!r} not found", file=sys.stderr)
             return 2
-        if min(args.batch, args.repeats, args.queries, args.k) < 1 or min(args.busy, args.ef_search) < 0 or (args.n or 1) < 1:
+        counts = (args.batch, args.repeats, args.queries, args.k, args.n or 1)
+        if min(counts) < 1 or min(args.busy, args.ef_search, args.baseline_ef) < 0:
             print("error: --batch, --repeats, --queries, -k and --n must be positive, --busy and --ef-search >= 0",
                   file=sys.stderr)
             return 2
         run_ingest_bench(args.dataset, args.out, n=args.n, batch=args.batch, repeats=args.repeats,
                          inner=args.inner, paths=args.paths, busy=args.busy, queries=args.queries, k=args.k,
-                         T=args.T, pca_dim=args.pca_dim, keep_work=args.keep_work, ef_search=args.ef_search)
+                         T=args.T, pca_dim=args.pca_dim, keep_work=args.keep_work, ef_search=args.ef_search,
+                         baseline_ef=args.baseline_ef)
     with open(os.path.join(args.out, NAMES[1])) as f:
         sys.stdout.write(f.read())
     return 0

@@ -46,6 +46,27 @@ def busy_loops(n: int):
             p.stdout.close()
 
 
+class FaissHnsw:
+    """The reference the target is judged against: faiss ``IndexHNSWFlat`` (M=16,
+    efConstruction=200, as in the bench's grid) over the same vectors, behind the one method
+    ``single_queries`` calls. Its p90 ratio shows what the machine does to any in-process
+    search with busy neighbours."""
+
+    def __init__(self, train: np.ndarray, metric: str, ef: int):
+        import faiss
+
+        kind = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
+        self.index = faiss.IndexHNSWFlat(train.shape[1], 16, kind)
+        self.index.hnsw.efConstruction = 200
+        self.index.add(np.ascontiguousarray(train, np.float32))
+        self.index.hnsw.efSearch = int(ef)
+        self.name = f"faiss HNSW efSearch={ef} (peer)"
+
+    def search_ids(self, q: np.ndarray, k: int, **_):
+        d, ids = self.index.search(q, k)
+        return ids, d
+
+
 def percentiles(ms: np.ndarray) -> dict:
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
     return {"p50_ms": float(p50), "p90_ms": float(p90), "p99_ms": float(p99), "mean_ms": float(ms.mean()),

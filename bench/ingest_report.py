@@ -38,7 +38,8 @@ def markdown(doc: dict) -> str:
     out += ["", "## Single-query latency, quiet vs busy neighbours", "",
             f"`Index.search_ids(q[None], k)` over {s['queries']} test queries, one per call, after the "
             f"embedded build; then again with {s['busy']} busy-loop processes (started and stopped by "
-            f"PID by the command). Target (issue 12): p90 busy / p90 quiet <= {P90_TARGET:g}.", "",
+            f"PID by the command). Target (issue 12): p90 busy / p90 quiet <= {P90_TARGET:g}. The peer row "
+            "is faiss HNSW over the same vectors timed the same way: what the machine does to any search.", "",
             "| inner | recall@k | quiet p50 / p90 / p99 ms | busy p50 / p90 / p99 ms | p90 busy/quiet | target |",
             "|---|---:|---:|---:|---:|---|"]
     for r in doc["latency"]:

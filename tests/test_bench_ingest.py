@@ -35,7 +35,7 @@ def gone(pid: int) -> bool:
 def test_bench_ingest_command(tiny_hdf5, tmp_path):
     out = str(tmp_path / "out")
     assert main(["bench-ingest", tiny_hdf5, "--out", out, "--n", str(N), "--batch", "64", "--repeats", "1",
-                 "--busy", "1", "--inner", "exact", "--queries", str(QUERIES), "-k", "5", "--ef-search", "12"]) == 0
+                 "--busy", "1", "--inner", "exact", "--queries", str(QUERIES), "-k", "5", "--ef-search", "12", "--baseline-ef", "12"]) == 0
 
     with open(os.path.join(out, "ingest.json")) as f:
         doc = json.load(f)
@@ -49,8 +49,11 @@ def test_bench_ingest_command(tiny_hdf5, tmp_path):
         assert ("build_s" in r) == (r["path"] == "embedded")
     assert doc["ingest"][0]["build_s"]["median"] >= 0
 
-    (lat,) = doc["latency"]
+    lat, peer = doc["latency"]
     assert lat["inner"] == "exact" and lat["recall"] == 1.0  # exact inner: exact answers
+    # the reference: faiss HNSW over the same vectors, timed the same way (quiet and busy)
+    assert peer["inner"] == "faiss HNSW efSearch=12 (peer)" and peer["recall"] >= 0.9
+    assert len(peer["runs"]) == 1 and peer["p90_ratio"]["median"] > 0 and all(gone(p) for p in peer["busy_pids"])
     (run,) = lat["runs"]
     for phase in ("quiet", "busy"):
         assert run[phase]["queries"] == QUERIES
