@@ -54,12 +54,19 @@ class Limits:
 
     def keys(self, keys, field: str = "keys") -> None:
         """Keys per request and bytes per key."""
-        self._over("max_keys", len(keys), f"{field}: number of keys")
+        self.count(len(keys), field)
         for i, k in enumerate(keys):
-            n = len(k.encode("utf-8", "surrogatepass")) if isinstance(k, str) else len(k)
-            if n > self.max_key_bytes:
-                raise InvalidArgument(f"{field}[{i}]", f"is {n:,} bytes, over the limit "
-                                      f"max_key_bytes = {self.max_key_bytes:,}")
+            self.key(k, f"{field}[{i}]")
+
+    def count(self, n: int, field: str = "keys") -> None:
+        """Keys (or Vald requests, one id each) in one request."""
+        self._over("max_keys", n, f"{field}: number of keys")
+
+    def key(self, key, field: str) -> None:
+        """Bytes of one key (a Vald id too)."""
+        n = len(key.encode("utf-8", "surrogatepass")) if isinstance(key, str) else len(key)
+        if n > self.max_key_bytes:
+            raise InvalidArgument(field, f"is {n:,} bytes, over the limit max_key_bytes = {self.max_key_bytes:,}")
 
     def search(self, queries: int, k: int, candidates: int, subspaces: int, chunk: int | None = None) -> int:
         """Check a search's shape; returns its estimated in-flight bytes (the candidates of one

@@ -145,3 +145,37 @@ def test_vald_search_shares_the_limits(tmp_path):
             assert "max_query_k" in err.value.details()
     finally:
         ix.close(save=False)
+
+
+def test_vald_writes_share_the_key_limits(tmp_path):
+    """A Vald id is a key: over max_key_bytes -> INVALID_ARGUMENT naming the field; more
+    requests than max_keys in one Multi call -> RESOURCE_EXHAUSTED; nothing is written."""
+    vald_pb = pytest.importorskip("vald.v1.payload.payload_pb2")
+    from vald.v1.vald import insert_pb2_grpc, object_pb2_grpc, remove_pb2_grpc
+    ix = make_index(tmp_path / "v")
+    ix.insert(keys(5), data(5))
+    x = data(3, seed=4)
+    try:
+        with stub_for(ix, limits=Limits(max_key_bytes=16, max_keys=2)) as (_, ch):
+            def vec(id_, row):
+                return vald_pb.Object.Vector(id=id_, vector=row.tolist())
+            long_id = "x" * 17
+            with pytest.raises(grpc.RpcError) as err:
+                insert_pb2_grpc.InsertStub(ch).Insert(vald_pb.Insert.Request(vector=vec(long_id, x[0])), timeout=10)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "vector.id" in err.value.details() and "max_key_bytes" in err.value.details()
+            many = vald_pb.Insert.MultiRequest(requests=[vald_pb.Insert.Request(vector=vec(f"n{i}", x[i]))
+                                                         for i in range(3)])
+            with pytest.raises(grpc.RpcError) as err:
+                insert_pb2_grpc.InsertStub(ch).MultiInsert(many, timeout=10)
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_keys" in err.value.details()
+            with pytest.raises(grpc.RpcError) as err:
+                remove_pb2_grpc.RemoveStub(ch).Remove(
+                    vald_pb.Remove.Request(id=vald_pb.Object.ID(id=long_id)), timeout=10)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "id.id" in err.value.details()
+            with pytest.raises(grpc.RpcError) as err:
+                object_pb2_grpc.ObjectStub(ch).Exists(vald_pb.Object.ID(id=long_id), timeout=10)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert len(ix) == 5 and not ix.exists([long_id, "n0", "n1", "n2"]).any()
+    finally:
+        ix.close(save=False)

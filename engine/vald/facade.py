@@ -114,6 +114,12 @@ class Facade:
             message = str(e)[len(e.field) + 2:]
             raise InvalidArgument(field, message.removeprefix("row 0 ")) from None
 
+    def id(self, value: str, field: str) -> str:
+        """A request's id: non-empty and within the key limits (``max_key_bytes``)."""
+        check_id(value, field)
+        self.limits.key(value, field)
+        return value
+
     def location(self, id_: str):
         return vpb.Object.Location(name=self.name, uuid=id_, ips=self.ips)
 

@@ -16,7 +16,7 @@ from .. import validate
 from ..index import Queries
 from ..api.handlers import check_alive, unary
 from ..api.status import Abort
-from .facade import MAX_LINEAR, Facade, check_id, no_filters, renamed, stream
+from .facade import MAX_LINEAR, Facade, no_filters, renamed, stream
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class _Searcher:
     def _lookup(self, ids: list[str], fields: list[str]) -> np.ndarray:
         """Stored vectors of ``ids`` (repeats allowed) for SearchByID."""
         for id_, field in zip(ids, fields):
-            check_id(id_, field)
+            self.f.id(id_, field)
         unique = list(dict.fromkeys(ids))
         try:
             x = self.index.get(unique)
@@ -195,17 +195,17 @@ class ValdObject(object_pb2_grpc.ObjectServicer):
     """Exists, GetObject, StreamGetObject (StreamListObject and GetTimestamp: UNIMPLEMENTED)."""
 
     def __init__(self, facade: Facade):
-        self.index = facade.index
+        self.f, self.index = facade, facade.index
 
     @unary
     def Exists(self, request, context):
-        id_ = check_id(request.id, "id")
+        id_ = self.f.id(request.id, "id")
         if not self.index.exists([id_])[0]:
             raise NotFound(f"id {id_!r} not found")
         return vpb.Object.ID(id=id_)
 
     def _get(self, request):
-        id_ = check_id(request.id.id, "id.id")
+        id_ = self.f.id(request.id.id, "id.id")
         no_filters(request, "filters", prefix="")
         try:
             x = self.index.get([id_])[0]

@@ -12,7 +12,7 @@ from vald.v1.vald import insert_pb2_grpc, remove_pb2_grpc, update_pb2_grpc, upse
 from sanny.workers.errors import AlreadyExists, InvalidArgument
 
 from ..api.handlers import unary
-from .facade import Facade, check_id, no_filters, stream
+from .facade import Facade, no_filters, stream
 
 
 def _at(prefix: str, n: int) -> list[str]:
@@ -38,10 +38,11 @@ class _Writes:
 
     def apply(self, requests, prefix: str) -> list[str]:
         at = _at(prefix, len(requests))
+        self.f.limits.count(len(requests), prefix or "requests")  # how many, before any work
         ids, rows, strict = [], [], []
         for r, p in zip(requests, at):
             no_filters(r.config, "filters", prefix=f"{p}config")
-            ids.append(check_id(r.vector.id, f"{p}vector.id"))
+            ids.append(self.f.id(r.vector.id, f"{p}vector.id"))
             rows.append(self.f.vector(r.vector.vector, f"{p}vector.vector"))
             strict.append(not r.config.skip_strict_exist_check)
         _no_repeats(ids, [f"{p}vector.id" for p in at])
@@ -143,7 +144,8 @@ class ValdRemove(remove_pb2_grpc.RemoveServicer):
 
     def _apply(self, requests, prefix: str) -> list[str]:
         at = _at(prefix, len(requests))
-        ids = [check_id(r.id.id, f"{p}id.id") for r, p in zip(requests, at)]
+        self.f.limits.count(len(requests), prefix or "requests")
+        ids = [self.f.id(r.id.id, f"{p}id.id") for r, p in zip(requests, at)]
         _no_repeats(ids, [f"{p}id.id" for p in at])
         self.index.remove(ids)  # NOT_FOUND (nothing removed) if any id is missing
         return ids
