@@ -118,8 +118,11 @@ def _pq_m(dim: int) -> int:
 
 # (lists probed, re-rank depth) of the quantized peers' sweeps: (nprobe, k_factor) of
 # ivfpq_fs, (leaves_to_search, reorder) of scann
-_IVF_STEPS = [(1, 10), (2, 10), (4, 20), (8, 30), (16, 50), (32, 80), (64, 100), (128, 150), (256, 200)]
-_SCANN_STEPS = [(1, 100), (2, 100), (4, 200), (8, 400), (16, 800), (32, 1500), (64, 2000), (128, 3000),
+# (probes, re-rank depth): a shallow sweep (cheap: minilm reaches 0.97 with k_factor 10 at nprobe
+# 64, 2.5x faster than with a deep re-rank) and a deep one (resnet's near one-dimensional features
+# reach 0.99 only with a ~2000-candidate exact re-rank); each ends at a quarter of the lists
+_IVF_STEPS = [(1, 10), (4, 10), (16, 10), (64, 10), (256, 10), (4, 40), (16, 100), (64, 150), (256, 200)]
+_SCANN_STEPS = [(1, 100), (4, 100), (16, 100), (64, 100), (192, 100), (8, 400), (32, 1500), (64, 2000),
                 (192, 4000)]
 
 

@@ -110,17 +110,20 @@ def test_default_grid_sweeps_start_low():
     assert min(q["T"] for _, _, qs in grids.expand({"sanny": g["sanny"]}) for q in qs) == 5
 
 
-def test_quantized_peers_raise_probes_and_rerank_depth_together():
+def test_quantized_peers_sweep_probes_with_a_shallow_and_a_deep_rerank():
     """IVF-PQ fast-scan and ScaNN reach 0.99 on the shared sets only with a deep exact re-rank
-    (resnet: ~2000 candidates) and many lists (minilm: ~1/4 of them): both rise along the sweep."""
+    (resnet: ~2000 candidates) or many lists (minilm: ~1/4 of them, where a shallow re-rank is
+    2.5x cheaper at 0.97): a shallow sweep and a deep one, probes rising in each."""
     for dim, n in ((384, 49000), (2048, 17382)):
         g = grids.default(dim, n)
         for name, probe, depth, deepest in (("ivfpq_fs", "nprobe", "k_factor", 200),
                                             ("scann", "leaves_to_search", "reorder", 3000)):
             (_, _, qs), = grids.expand({name: g[name]})
             steps = [(q[probe], q[depth]) for q in qs]
-            rising = all(p <= p2 and d <= d2 for (p, d), (p2, d2) in zip(steps, steps[1:]))
-            assert rising and len({d for _, d in steps}) >= 4, (name, steps)
-            assert steps[0][0] == 1 and steps[-1][1] >= deepest, (name, steps)
+            shallow = [s for s in steps if s[1] == steps[0][1]]
+            deep = [s for s in steps if s[1] > steps[0][1]]
+            assert shallow == sorted(shallow) and deep == sorted(deep) and len(shallow) >= 4, (name, steps)
+            assert len({d for _, d in deep}) >= 3 and deep[-1][1] >= deepest, (name, steps)
+            assert steps[0][0] == 1 and 8 <= len(steps) <= 12, (name, steps)
             nlist = g[name][0]["build"]["nlist" if name == "ivfpq_fs" else "num_leaves"]
-            assert steps[-1][0] >= nlist // 4, (name, steps, nlist)
+            assert shallow[-1][0] >= nlist // 4 and deep[-1][0] >= nlist // 4, (name, steps, nlist)
