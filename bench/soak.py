@@ -194,3 +194,41 @@ def wal_flips(work: str, trials: int, seed: int = 0) -> Row:
         row.extra.setdefault("records lost to the flipped one", []).append(lost)
         shutil.rmtree(root)
     return row
+
+
+REOPEN_CHILD = """
+import os, sys, threading, numpy as np
+from sanny.engine import Index, IndexConfig
+root, n, every = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ix = Index.create(root, IndexConfig(dim=128, S=4))
+auto = ix.start_checkpoints(records=every)
+x = np.random.default_rng(0).standard_normal((n, 128)).astype(np.float32)
+def writer(t):
+    for i in range(t, n, 8):
+        ix.insert([f"k{i}"], x[i:i + 1])
+ts = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
+[t.start() for t in ts]; [t.join() for t in ts]
+sys.stdout.write(f"{auto.count}\\n"); sys.stdout.flush()
+os._exit(0)  # a crash: no close, no final checkpoint
+"""
+
+
+def reopen_after_crash(work: str, records: int, every: int = 1_000) -> Row:
+    """``records`` one-key inserts (8 writer threads, 128-d, S=4, faiss HNSW) into an index with
+    automatic checkpoints every ``every`` records, a crash, then ``Index.open``: how long it
+    takes (bounded by the records since the last checkpoint) and whether every key is there."""
+    import time
+
+    root = os.path.join(work, "reopen")
+    out = subprocess.run([sys.executable, "-c", REOPEN_CHILD, root, str(records), str(every)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    t0 = time.perf_counter()
+    with Index.open(root) as ix:
+        seconds = time.perf_counter() - t0
+        replayed = len(ix.journal)
+        lost = int((~ix.exists([f"k{i}" for i in range(records)])).sum())
+    row = Row(f"reopen after {records:,} WAL records", tried=1, survived=int(lost == 0), lost=lost)
+    row.note = (f"open {seconds:.2f} s, {replayed} records replayed after the last of "
+                f"{out[-1] if out else '?'} automatic checkpoints (every {every:,} records)")
+    row.extra.update(open_s=round(seconds, 3), replayed=replayed, checkpoints=int(out[-1]) if out else 0)
+    return row

@@ -6,7 +6,7 @@ import contextlib
 import tempfile
 
 from .procs import status_bytes
-from .soak import Row, crash_loop, disk_full, wal_flips
+from .soak import Row, crash_loop, disk_full, reopen_after_crash, wal_flips
 from .soak_served import bad_requests, mixed_load, worker_stop
 
 
@@ -14,7 +14,7 @@ def run(quick: bool = True, work: str | None = None) -> list[Row]:
     with contextlib.ExitStack() as stack:
         work = work or stack.enter_context(tempfile.TemporaryDirectory(prefix="sanny-soak-"))
         rows = [crash_loop(work, 5 if quick else 20), disk_full(work), wal_flips(work, 8 if quick else 40),
-                *bad_requests(work, 40 if quick else 400)]
+                *bad_requests(work, 40 if quick else 400), reopen_after_crash(work, 3_000 if quick else 30_000)]
         if not quick:
             rows += [worker_stop(work), mixed_load(work, 32, 60.0)]
     return rows
@@ -46,6 +46,6 @@ def cmd_soak(args) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("soak", help="reliability run: crash loops, disk full, WAL flips, bad requests")
-    p.add_argument("--quick", action="store_true", help="the CI version (crash loop x5, no worker / load phases)")
+    p.add_argument("--quick", action="store_true", help="the CI version (crash loop x5, reopen after 3,000 records, no worker / load phases)")
     p.add_argument("--work", help="working directory (default: a temporary one)")
     p.set_defaults(fn=cmd_soak)
