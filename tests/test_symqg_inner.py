@@ -175,3 +175,63 @@ def test_index_with_symqg_inner_searches_and_reopens(tmp_path, data32):
         np.testing.assert_array_equal(again.search_ids(Q, 10, T=40)[0], ids)
     finally:
         again.close()
+
+
+def _blocking_builds(monkeypatch):
+    """``_make_graph`` waits for ``release`` (set by the test) before building."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+    real = symqg_inner.SymqgInner._make_graph
+
+    def make(self, gid):
+        started.set()
+        release.wait()
+        return real(self, gid)
+
+    monkeypatch.setattr(symqg_inner.SymqgInner, "_make_graph", make)
+    return started, release
+
+
+def test_a_remove_during_a_background_build_stays_removed(worker, data, monkeypatch):
+    X, Q = data
+    monkeypatch.setattr(symqg_inner, "TAIL_MIN", 300)
+    started, release = _blocking_builds(monkeypatch)
+    w = worker()
+    w.insert(np.arange(1000), X[:1000])
+    w.search(Q[:1], 5, SearchParams())                   # starts the build of ids 0..999
+    started.wait()
+    w.remove(np.arange(10))                              # while it builds: they are in its graph
+    release.set()
+    inner = w.inners[0]
+    inner.wait()
+    assert inner.builds == 1 and np.isin(np.arange(10), inner.graph.gid_of).all()
+    assert inner.masked == 10 and inner.tail_n == 0      # the mask outlives the swap
+    got, _ = w.search(X[:10], 3, SearchParams())         # each removed vector's own query
+    assert not np.isin(got, np.arange(10)).any()
+
+
+def test_a_background_build_asked_for_during_a_build_does_not_redo_its_tail(worker, data, monkeypatch):
+    """Index.build() is building; a search then asks for a background build of the tail as it
+    was: once build() has swapped its graph in, that request is stale and does nothing."""
+    import threading
+
+    X, Q = data
+    monkeypatch.setattr(symqg_inner, "TAIL_MIN", 300)
+    started, release = _blocking_builds(monkeypatch)
+    w = worker()
+    w.insert(np.arange(1000), X[:1000])
+    sync = threading.Thread(target=w.build, args=(True,))  # Index.build() of ids 0..999
+    sync.start()
+    started.wait()
+    w.insert(np.arange(1000, 1500), X[1000:1500])
+    w.search(Q[:1], 5, SearchParams())                   # tail 1500 long: asks for a build
+    release.set()
+    sync.join()
+    inner = w.inners[0]
+    inner.wait()
+    assert inner.builds == 1 and len(inner.graph.gid_of) == 1000 and inner.tail_n == 500
+    held = np.concatenate([inner.graph.gid_of, inner.tail_ids[: inner.tail_n]])
+    np.testing.assert_array_equal(np.sort(held), np.arange(1500))  # each exactly once
+    top, d = w.search(X[1000:1005], 1, SearchParams(ef_search=64))  # subspace 1 may hold them in its graph
+    assert (top[:, :, 0] == np.arange(1000, 1005)).all() and np.allclose(d[:, :, 0], 0, atol=1e-4)

@@ -61,7 +61,8 @@ class SymqgInner:
         self.tail_x = np.zeros((1024, width), np.float32)
         self.tail_n = 0
         self.masked = 0  # removed since the graph was built (still in it; filtered by liveness)
-        self._lock = threading.Lock()  # guards graph / tail swaps against the builder thread
+        self._lock = threading.Lock()  # guards graph / tail / mask against the builder thread
+        self._build_lock = threading.Lock()  # one build at a time (background or ``build``)
         self._builder: threading.Thread | None = None
         self.builds = 0  # graphs built (for stats and tests)
 
@@ -87,7 +88,8 @@ class SymqgInner:
             self.tail_n = n + len(ids)
 
     def remove(self, ids) -> None:
-        self.masked += len(ids)
+        with self._lock:
+            self.masked += len(ids)
 
     def build(self, optimize: bool = False) -> None:
         """``optimize`` (``Index.build()``, ``sanny build``): rebuild the graph over every live
@@ -105,34 +107,41 @@ class SymqgInner:
         if t is not None:
             t.join()
 
-    def _rebuild(self, upto: int | None = None) -> None:
+    def _rebuild(self, upto: int | None = None, generation: int | None = None) -> None:
         """Build a graph over the live vectors of the graph and the first ``upto`` tail rows
-        (default: all); swap it in, keeping in the tail whatever came after them."""
-        with self._lock:
-            upto = self.tail_n if upto is None else upto
-            old = self.graph
-        live = self.store.live
-        parts = [old.gid_of] if old is not None else []
-        parts.append(self.tail_ids[:upto])
-        gid = np.concatenate(parts)
-        gid = np.unique(gid[live[gid]])  # drops removed and replayed (duplicate) ids
-        if len(gid) < max(GRAPH_MIN, self.p.hnsw_M * 2 + 1):
-            index = None
-        else:
-            index = self._lib.SymqgIndex(self.padded, self.degree, "ip" if self.metric == "ip" else "l2")
-            index.build(_pad(self.store.arrays[self.s][gid], self.padded), self.p.hnsw_ef_construction,
-                        num_threads=self.threads)
-        with self._lock:
-            rest = self.tail_n - upto
-            if index is None:  # too few vectors for a graph: all of them stay in the exact tail
-                return
-            self.graph = _Graph(index, gid)
-            # new arrays, not a shift in place: a search may still be reading the old ones
-            self.tail_ids = grown(self.tail_ids[upto: upto + rest].copy(), 1024, rest)
-            self.tail_x = grown(self.tail_x[upto: upto + rest].copy(), 1024, rest)
-            self.tail_n = rest
-            self.masked = 0
-            self.builds += 1
+        (default: all); swap it in, keeping in the tail whatever came after them. Builds run
+        one at a time; a background one whose ``generation`` (``builds`` when it was asked
+        for) is stale does nothing: the build before it took the tail it was meant for."""
+        with self._build_lock:
+            with self._lock:
+                if generation is not None and generation != self.builds:
+                    return
+                upto = self.tail_n if upto is None else upto
+                old, masked = self.graph, self.masked
+            live = self.store.live
+            parts = [old.gid_of] if old is not None else []
+            parts.append(self.tail_ids[:upto])
+            gid = np.concatenate(parts)
+            gid = np.unique(gid[live[gid]])  # drops removed and replayed (duplicate) ids
+            index = self._make_graph(gid) if len(gid) >= max(GRAPH_MIN, self.degree + 1) else None
+            with self._lock:
+                if index is None:  # too few vectors for a graph: all of them stay in the exact tail
+                    return
+                rest = self.tail_n - upto
+                self.graph = _Graph(index, gid)
+                # new arrays, not a shift in place: a search may still be reading the old ones
+                self.tail_ids = grown(self.tail_ids[upto: upto + rest].copy(), 1024, rest)
+                self.tail_x = grown(self.tail_x[upto: upto + rest].copy(), 1024, rest)
+                self.tail_n = rest
+                self.masked -= masked  # removals during the build may be in the new graph: kept
+                self.builds += 1
+
+    def _make_graph(self, gid: np.ndarray):
+        """The library's graph over the slices of ``gid`` (GIL released while it builds)."""
+        index = self._lib.SymqgIndex(self.padded, self.degree, "ip" if self.metric == "ip" else "l2")
+        index.build(_pad(self.store.arrays[self.s][gid], self.padded), self.p.hnsw_ef_construction,
+                    num_threads=self.threads)
+        return index
 
     def _maybe_rebuild_in_background(self) -> None:
         """Called by searches (under the lock): start a rebuild when the tail is too long."""
@@ -141,7 +150,7 @@ class SymqgInner:
             return
         if self._builder is not None and self._builder.is_alive():
             return
-        self._builder = threading.Thread(target=self._rebuild, args=(self.tail_n,),
+        self._builder = threading.Thread(target=self._rebuild, args=(self.tail_n, self.builds),
                                          name="sanny-symqg-build", daemon=True)
         self._builder.start()
 
