@@ -177,15 +177,20 @@ def test_index_with_symqg_inner_searches_and_reopens(tmp_path, data32):
         again.close()
 
 
-def _blocking_builds(monkeypatch):
-    """``_make_graph`` waits for ``release`` (set by the test) before building."""
+def _blocking_builds(monkeypatch, builders: int = 1):
+    """``_make_graph`` waits for ``release`` (set by the test) before building; ``started`` is
+    set once ``builders`` builds (one per subspace when they run at once) are waiting."""
     import threading
 
     started, release = threading.Event(), threading.Event()
     real = symqg_inner.SymqgInner._make_graph
+    waiting, lock = [0], threading.Lock()
 
     def make(self, gid):
-        started.set()
+        with lock:
+            waiting[0] += 1
+            if waiting[0] == builders:
+                started.set()
         release.wait()
         return real(self, gid)
 
@@ -196,7 +201,7 @@ def _blocking_builds(monkeypatch):
 def test_a_remove_during_a_background_build_stays_removed(worker, data, monkeypatch):
     X, Q = data
     monkeypatch.setattr(symqg_inner, "TAIL_MIN", 300)
-    started, release = _blocking_builds(monkeypatch)
+    started, release = _blocking_builds(monkeypatch, builders=2)  # both subspaces' builds
     w = worker()
     w.insert(np.arange(1000), X[:1000])
     w.search(Q[:1], 5, SearchParams())                   # starts the build of ids 0..999
