@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from sanny.workers import LocalWorker, SearchParams, WorkerSpec
+from sanny.workers.kernels import SMALL_BATCH
 
 from conftest import EXACT, NGT, clustered
 
@@ -252,12 +253,20 @@ def test_save_load_round_trip(worker, tmp_path, data, inner):
     w.build()
     w.remove(ids[:100])
     w.build()
-    before = w.search(Q, 15, SearchParams())
+    def answers(wk):
+        # queries in groups of SMALL_BATCH: NGT's plain search per query. Its OpenMP
+        # batch_search answered a few queries differently once in ~10 suite runs beside two busy
+        # loops (a better neighbour found after reload, not a tie): the same graph, searched by
+        # threads racing under contention, so batch answers are not bit-reproducible there
+        parts = [wk.search(Q[i: i + SMALL_BATCH], 15, SearchParams()) for i in range(0, len(Q), SMALL_BATCH)]
+        return np.concatenate([p[0] for p in parts], 1), np.concatenate([p[1] for p in parts], 1)
+
+    before = answers(w)
     w.save(str(tmp_path / "saved"))
     w.close()
     w2 = worker(inner, name="w2")
     w2.load(str(tmp_path / "saved"))
-    after = w2.search(Q, 15, SearchParams())
+    after = answers(w2)
     if inner is EXACT:
         assert (after[0] == before[0]).all()
         np.testing.assert_array_equal(after[1], before[1])
