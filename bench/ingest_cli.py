@@ -72,7 +72,7 @@ def run_ingest_bench(dataset: str, out: str, *, n: int | None = None, batch: int
                 if built is not None:
                     built.close(save=False)
         if baseline_ef:
-            peer = ingest_latency.FaissHnsw(data.train, "ip" if data.metric == "ip" else "l2", baseline_ef)
+            peer = ingest_latency.faiss_hnsw_peer(data.train, data.metric, baseline_ef)
             with tqdm(total=2 * len(data.test) * repeats, desc="latency faiss HNSW", unit="query") as bar:
                 lat = ingest_latency.quiet_vs_busy(peer, data, k, {}, busy, repeats, bar)
             doc["latency"].append({"inner": peer.name, **lat})

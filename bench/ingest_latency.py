@@ -46,25 +46,26 @@ def busy_loops(n: int):
             p.stdout.close()
 
 
-class FaissHnsw:
-    """The reference the target is judged against: faiss ``IndexHNSWFlat`` (M=16,
-    efConstruction=200, as in the bench's grid) over the same vectors, behind the one method
-    ``single_queries`` calls. Its p90 ratio shows what the machine does to any in-process
-    search with busy neighbours."""
+class PeerSearcher:
+    """A benchmark peer (``bench.algorithms``) behind the one method ``single_queries`` calls:
+    the reference the p90 target is judged against (its ratio shows what the machine does to
+    any in-process search with busy neighbours)."""
 
-    def __init__(self, train: np.ndarray, metric: str, ef: int):
-        import faiss
-
-        kind = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
-        self.index = faiss.IndexHNSWFlat(train.shape[1], 16, kind)
-        self.index.hnsw.efConstruction = 200
-        self.index.add(np.ascontiguousarray(train, np.float32))
-        self.index.hnsw.efSearch = int(ef)
-        self.name = f"faiss HNSW efSearch={ef} (peer)"
+    def __init__(self, algo, name: str):
+        self.algo, self.name = algo, name
 
     def search_ids(self, q: np.ndarray, k: int, **_):
-        d, ids = self.index.search(q, k)
-        return ids, d
+        return self.algo.query(q[0], k)[None], None
+
+
+def faiss_hnsw_peer(train: np.ndarray, metric: str, ef: int) -> PeerSearcher:
+    """The bench's ``hnsw`` peer (M=16, efConstruction=200, as in the default grid) over ``train``."""
+    from .algorithms import get
+
+    algo = get("hnsw")(metric, M=16, efConstruction=200)
+    algo.fit(train)
+    algo.set_query_arguments(efSearch=int(ef))
+    return PeerSearcher(algo, f"faiss HNSW efSearch={ef} (peer)")
 
 
 def percentiles(ms: np.ndarray) -> dict:
