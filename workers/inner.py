@@ -14,7 +14,7 @@ import numpy as np
 
 from .base import InnerParams, SearchParams
 from .hnsw_inner import HnswInner
-from .kernels import topk_rows
+from .kernels import scan
 from .ngt_inner import NgtInner
 from .symqg_inner import SymqgInner
 
@@ -38,19 +38,7 @@ class ExactInner:
 
     def search(self, q: np.ndarray, T: int, params: SearchParams):
         n = self.store.size
-        X = self.store.arrays[self.s][:n]
-        live = self.store.live[:n]
-        chunk = max(1, (1 << 24) // max(n, 1))
-        ids, dists = [], []
-        xx = (X * X).sum(1)
-        for i in range(0, len(q), chunk):
-            qc = q[i: i + chunk]
-            d = -(qc @ X.T) if self.metric == "ip" else np.maximum(xx - 2 * (qc @ X.T) + (qc * qc).sum(1)[:, None], 0)
-            d[:, ~live] = np.inf
-            a, b = topk_rows(d.astype(np.float32, copy=False), T)
-            ids.append(a)
-            dists.append(b)
-        return np.concatenate(ids), np.concatenate(dists)
+        return scan(q, self.store.arrays[self.s][:n], T, self.metric, dead=~self.store.live[:n])
 
     def save(self, path: str) -> None:
         pass

@@ -115,6 +115,25 @@ def topk_rows(d: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, out
 
 
+def scan(q: np.ndarray, X: np.ndarray, T: int, metric: str, dead: np.ndarray | None = None):
+    """Exact top-``T`` rows of ``X`` per query by BLAS: ``|x|^2 - 2<q,x> + |q|^2`` clipped at 0
+    (``ip``: ``-<q,x>``), in chunks that keep the ``m x n`` matrix near 16M entries; rows where
+    ``dead`` is set are excluded. ``(rows[m, T], dists[m, T])`` as :func:`topk_rows`."""
+    n = len(X)
+    chunk = max(1, (1 << 24) // max(n, 1))
+    xx = (X * X).sum(1)
+    rows, dists = [], []
+    for i in range(0, len(q), chunk):
+        qc = q[i: i + chunk]
+        d = -(qc @ X.T) if metric == "ip" else np.maximum(xx - 2 * (qc @ X.T) + (qc * qc).sum(1)[:, None], 0)
+        if dead is not None:
+            d[:, dead] = np.inf
+        a, b = topk_rows(d.astype(np.float32, copy=False), T)
+        rows.append(a)
+        dists.append(b)
+    return np.concatenate(rows), np.concatenate(dists)
+
+
 def partial(metric: str, q: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Partial distances of ``q[m, w]`` to gathered ``x[m, C, w]`` -> ``[m, C]`` (L2 from
     differences: no float32 cancellation on large norms)."""

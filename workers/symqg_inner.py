@@ -24,7 +24,7 @@ import numpy as np
 
 from .arrays import grown
 from .base import InnerParams, SearchParams
-from .kernels import SMALL_BATCH, partial, topk_rows
+from .kernels import SMALL_BATCH, partial, scan, topk_rows
 
 TAIL_MIN = 4096      # tail rows scanned exactly before a background rebuild is started
 TAIL_RATIO = 0.25    # ... or this fraction of the graph, whichever is larger
@@ -176,11 +176,7 @@ class SymqgInner:
             found.append((gid, d))
         if n:
             X = tx[:n]
-            if self.metric == "ip":
-                d = -(q @ X.T)
-            else:  # |x|^2 - 2<q,x> + |q|^2, clipped at 0
-                d = np.maximum((X * X).sum(1)[None, :] - 2 * (q @ X.T) + (q * q).sum(1)[:, None], 0)
-            rows, d = topk_rows(d.astype(np.float32, copy=False), min(T + min(self.masked, T), n))
+            rows, d = scan(q, X, min(T + min(self.masked, T), n), self.metric)
             if self.metric != "ip":  # the chosen rows again from differences: no cancellation
                 d = np.where(rows >= 0, partial(self.metric, q, X[np.maximum(rows, 0)]), np.inf).astype(np.float32)
             found.append((np.where(rows >= 0, tids[np.maximum(rows, 0)], -1), d))
