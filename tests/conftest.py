@@ -67,6 +67,12 @@ def recall(found, truth) -> float:
     return float(np.mean(hits))
 
 
+def subspace_recall(found, truth) -> float:
+    """:func:`recall` over every (subspace, query) row of ``[S, m, T]`` worker answers."""
+    found, truth = np.asarray(found), np.asarray(truth)
+    return recall(found.reshape(-1, found.shape[-1]), truth.reshape(-1, truth.shape[-1]))
+
+
 # -- files ---------------------------------------------------------------------------------
 
 

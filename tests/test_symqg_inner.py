@@ -9,7 +9,7 @@ from sanny.engine import Index, IndexConfig, InnerParams
 from sanny.workers import LocalWorker, SearchParams, WorkerSpec
 from sanny.workers import symqg_inner
 
-from conftest import EXACT, brute_force, clustered, keys_for, recall
+from conftest import EXACT, brute_force, clustered, keys_for, recall, subspace_recall
 
 SYMQG = InnerParams(kind="symqg", hnsw_M=16, hnsw_ef_construction=100, threads=1)
 WIDTHS = [40, 24]  # padded to 64 inside: the zero columns must not change a distance
@@ -35,11 +35,6 @@ def data():
     return clustered(2000, DIM, seed=30, n_clusters=12), clustered(30, DIM, seed=31, n_clusters=12)
 
 
-def _per_subspace_recall(got, want) -> float:
-    return float(np.mean([len(set(g) & set(w)) / len(w) for g, w in
-                          zip(got.reshape(-1, got.shape[-1]).tolist(), want.reshape(-1, want.shape[-1]).tolist())]))
-
-
 def test_graph_agrees_with_the_exact_oracle_and_distances_are_exact(worker, data):
     X, Q = data
     ids = np.arange(len(X), dtype=np.int64) * 3  # sparse ids: the graph's rows map back
@@ -50,7 +45,7 @@ def test_graph_agrees_with_the_exact_oracle_and_distances_are_exact(worker, data
     got, gd = w.search(Q, 10, SearchParams(ef_search=200))
     want, wd = ex.search(Q, 10, SearchParams())
     assert w.inners[0].graph is not None and w.inners[0].tail_n == 0  # built: no tail left
-    assert _per_subspace_recall(got, want) >= 0.95
+    assert subspace_recall(got, want) >= 0.95
     # the distances it returns are the exact partials of the ids it returns
     for s, (a, b) in enumerate(((0, 40), (40, 64))):
         x = X[got[s] // 3][..., a:b]
@@ -75,7 +70,7 @@ def test_tail_is_searched_exactly_and_merged_without_duplicates(worker, data):
     ex = worker(EXACT, name="exact")
     ex.insert(np.arange(2000), X)
     want, _ = ex.search(Q, 20, SearchParams())
-    assert _per_subspace_recall(got, want) >= 0.95
+    assert subspace_recall(got, want) >= 0.95
 
 
 def test_removed_ids_never_come_back_from_graph_or_tail(worker, data):
@@ -152,7 +147,7 @@ def test_inner_product_distances_are_minus_the_dot_product(worker, data):
         np.testing.assert_allclose(d[s], -(X[got[s]][..., a:b] * Q[:, None, a:b]).sum(-1), rtol=1e-4, atol=1e-3)
     ex = worker(EXACT, metric="ip", name="exact")
     ex.insert(np.arange(2000), X)
-    assert _per_subspace_recall(got, ex.search(Q, 10, SearchParams())[0]) >= 0.9
+    assert subspace_recall(got, ex.search(Q, 10, SearchParams())[0]) >= 0.9
 
 
 def test_index_with_symqg_inner_searches_and_reopens(tmp_path, data32):

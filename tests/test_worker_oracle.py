@@ -5,7 +5,7 @@ import pytest
 from sanny.workers import LocalWorker, SearchParams, WorkerSpec
 from sanny.workers.kernels import SMALL_BATCH
 
-from conftest import EXACT, NGT, clustered
+from conftest import EXACT, NGT, clustered, subspace_recall
 
 WIDTHS = [4, 4, 3]
 DIM = sum(WIDTHS)
@@ -92,12 +92,6 @@ def test_exact_worker_empty(worker, data):
     assert (ids == -1).all() and np.isinf(d).all()
 
 
-def _per_subspace_recall(got, want):
-    S, m, _ = want.shape
-    return np.mean([len(set(got[s, i]) & set(want[s, i])) / want.shape[2]
-                    for s in range(S) for i in range(m)])
-
-
 def test_ngt_worker_agrees_with_exact_oracle(worker, data):
     X, Q, ids = data
     ngt, ex = worker(NGT, name="ngt"), worker(EXACT, name="ex")
@@ -107,7 +101,7 @@ def test_ngt_worker_agrees_with_exact_oracle(worker, data):
     T = 20
     n_ids, n_d = ngt.search(Q, T, SearchParams(epsilon=0.1))
     e_ids, e_d = ex.search(Q, T, SearchParams())
-    assert _per_subspace_recall(n_ids, e_ids) >= 0.95
+    assert subspace_recall(n_ids, e_ids) >= 0.95
     # NGT's distances are converted to squared L2 partials: they must equal the exact ones
     pos = {int(i): r for r, i in enumerate(ids)}
     rows = np.vectorize(lambda i: pos.get(int(i), 0))(n_ids)
@@ -139,7 +133,7 @@ def test_ngt_worker_ip_agrees_with_exact_oracle(worker, data, order):
         w.build()
     n_ids, n_d = ngt.search(Q, 20, SearchParams(epsilon=0.1))
     e_ids, e_d = ex.search(Q, 20, SearchParams())
-    assert _per_subspace_recall(n_ids, e_ids) >= 0.9
+    assert subspace_recall(n_ids, e_ids) >= 0.9
     # partials are -<q_s, x_s>, not NGT's transformed score
     ok = n_ids == e_ids
     np.testing.assert_allclose(n_d[ok], e_d[ok], rtol=1e-4, atol=1e-4)
@@ -202,7 +196,7 @@ def test_removed_ids_never_returned(worker, data, inner):
     assert np.isinf(w.partial_distances(Q[:1], gone[None, :5])).all()
     live = ~np.isin(ids, gone)
     want, _ = oracle_topT(X, Q, ids, T, live=live)
-    assert _per_subspace_recall(after, want) >= (1.0 if inner is EXACT else 0.95)
+    assert subspace_recall(after, want) >= (1.0 if inner is EXACT else 0.95)
 
 
 @pytest.mark.parametrize("inner", [EXACT, NGT], ids=["exact", "ngt"])
