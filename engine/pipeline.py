@@ -25,6 +25,7 @@ import numpy as np
 
 from sanny.workers import SearchParams
 from sanny.workers.errors import InvalidArgument
+from sanny.workers.inner import exact_partials
 from sanny.workers.kernels import single_threaded
 
 from . import rerank
@@ -75,8 +76,7 @@ def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: 
         lb[cand < 0] = np.inf
         if candidates == "count":
             cand, lb = rerank.by_collisions(cand, lb, count, R or T)
-    # returned distances are exact partials (hence lower bounds) unless the graph is quantised
-    exact_parts = cfg.inner.kind != "hnsw_sq"
+    exact_parts = exact_partials(cfg.inner.kind)
     if rq is not None:
         lb = rerank.projected_bound(yq, rq, cand, store.space, store.resid, cfg.metric)
     if cfg.keep_vectors:
@@ -115,17 +115,17 @@ def _lead(ix, q, qs, k, T, params, prune):
     ids, dists = w0.search(qs[:, ix.columns[0]], T, params)
     cand = np.where(store.is_live(ids[0]), ids[0], -1)
     tau = np.full(len(q), np.inf)  # nothing bounds what subspace 0 alone did not return
-    exact_partials = cfg.pca_dim in (0, cfg.dim) and cfg.metric != "ip"
-    if cfg.keep_vectors and not exact_partials:
+    additive = cfg.pca_dim in (0, cfg.dim) and cfg.metric != "ip"  # partials sum to the full distance
+    if cfg.keep_vectors and not additive:
         out, dd, scored = rerank.rerank(q, cand, None, k, store.vectors, cfg.metric, False)
     else:
-        if not exact_partials:
+        if not additive:
             raise InvalidArgument("candidates", "'lead' without the coordinator's vectors needs partial "
                                   "distances that add up exactly (pca_dim 0 or dim, metric l2/cosine)")
         cols = [qs[:, c] for c in ix.columns]
         score = [lambda c, w=w, x=x: w.partial_distances(x, c) for w, x in zip(ix.workers, cols)]
         g0 = len(ix.layout.groups[0])
-        own = dists[0] if g0 == 1 and cfg.inner.kind != "hnsw_sq" else None
+        own = dists[0] if g0 == 1 and exact_partials(cfg.inner.kind) else None
         out, dd, scored = rerank.progressive(cand, own, score, k, prune)
     ix.last_stats = {"queries": len(q), "T": T, "union": int((cand >= 0).sum()), "scored": scored}
     return out, dd, tau

@@ -21,6 +21,12 @@ from .symqg_inner import SymqgInner
 INNER_KINDS = ("hnsw", "hnsw_sq", "symqg", "ngt", "exact")
 
 
+def exact_partials(kind: str) -> bool:
+    """Whether an inner kind returns exact partial distances (hence lower bounds of the full
+    one): all but ``hnsw_sq``, whose graph holds 8-bit codes (symqg re-ranks its codes itself)."""
+    return kind != "hnsw_sq"
+
+
 class ExactInner:
     """Brute force over ``store.arrays[s]`` (shared with the worker, no copy)."""
 
