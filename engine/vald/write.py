@@ -15,10 +15,12 @@ from ..api.handlers import unary
 from .facade import Facade, no_filters, stream
 
 
-def _at(prefix: str, n: int) -> list[str]:
-    """Field prefixes: '' for a single request, 'requests[i].' for a Multi* one."""
+def _at(prefix: str, n: int, limits) -> list[str]:
+    """Field prefixes: '' for a single request, 'requests[i].' for a Multi* one; a batch that
+    is empty or over ``limits.max_keys`` (one id per request) is refused before any work."""
     if prefix and not n:
         raise InvalidArgument(prefix, "empty batch")
+    limits.count(n, prefix or "requests")
     return [f"{prefix}[{i}]." if prefix else "" for i in range(n)]
 
 
@@ -37,8 +39,7 @@ class _Writes:
         self.f, self.index, self.op = facade, facade.index, op
 
     def apply(self, requests, prefix: str) -> list[str]:
-        at = _at(prefix, len(requests))
-        self.f.limits.count(len(requests), prefix or "requests")  # how many, before any work
+        at = _at(prefix, len(requests), self.f.limits)
         ids, rows, strict = [], [], []
         for r, p in zip(requests, at):
             no_filters(r.config, "filters", prefix=f"{p}config")
@@ -143,8 +144,7 @@ class ValdRemove(remove_pb2_grpc.RemoveServicer):
         self.f, self.index = facade, facade.index
 
     def _apply(self, requests, prefix: str) -> list[str]:
-        at = _at(prefix, len(requests))
-        self.f.limits.count(len(requests), prefix or "requests")
+        at = _at(prefix, len(requests), self.f.limits)
         ids = [self.f.id(r.id.id, f"{p}id.id") for r, p in zip(requests, at)]
         _no_repeats(ids, [f"{p}id.id" for p in at])
         self.index.remove(ids)  # NOT_FOUND (nothing removed) if any id is missing
