@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from . import algorithms, plot, results
 from .runner import PEERS_FILE
@@ -101,8 +102,7 @@ def _ingest_section(d: str, base: str, lines: list[str]) -> bool:
         return False
     with open(path) as f:
         doc = json.load(f)
-    md = ingest_report.markdown(doc).replace("\n# ", "\n## ").replace("\n## ", "\n### ")
-    md = "## " + md[2:] if md.startswith("# ") else md
+    md = re.sub(r"(?m)^#", "##", ingest_report.markdown(doc))  # every heading one level down
     lines += [md.rstrip(), "", f"Results: `{os.path.relpath(os.path.abspath(d), base)}`", ""]
     argv = doc.get("provenance", {}).get("argv")
     if argv:
