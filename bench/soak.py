@@ -222,6 +222,7 @@ def reopen_after_crash(work: str, records: int, every: int = 1_000) -> Row:
     root = os.path.join(work, "reopen")
     out = subprocess.run([sys.executable, "-c", REOPEN_CHILD, root, str(records), str(every)],
                          capture_output=True, text=True, check=True).stdout.split()
+    checkpoints = int(out[-1])  # the child's last line (check=True: it ran to its end)
     t0 = time.perf_counter()
     with Index.open(root) as ix:
         seconds = time.perf_counter() - t0
@@ -229,6 +230,6 @@ def reopen_after_crash(work: str, records: int, every: int = 1_000) -> Row:
         lost = int((~ix.exists([f"k{i}" for i in range(records)])).sum())
     row = Row(f"reopen after {records:,} WAL records", tried=1, survived=int(lost == 0), lost=lost)
     row.note = (f"open {seconds:.2f} s, {replayed} records replayed after the last of "
-                f"{out[-1] if out else '?'} automatic checkpoints (every {every:,} records)")
-    row.extra.update(open_s=round(seconds, 3), replayed=replayed, checkpoints=int(out[-1]) if out else 0)
+                f"{checkpoints} automatic checkpoints (every {every:,} records)")
+    row.extra.update(open_s=round(seconds, 3), replayed=replayed, checkpoints=checkpoints)
     return row
