@@ -18,6 +18,7 @@ from sanny.workers.errors import IndexCorrupt, InvalidArgument
 
 from . import grid, snapshot, validate
 from .checkpoint import AutoCheckpoint
+from .coalesce import Coalescer
 from .config import IndexConfig
 from .fanout import FanOut, tolerant as _tolerant
 from .journal import Journal, records_after, runs
@@ -44,6 +45,7 @@ class Durable:
         self._lock = threading.RLock()        # state: searches, and each write's short apply
         self._write_lock = threading.RLock()  # writers' checks + seq + WAL write (no fsync); take before _lock
         self._seq = Sequencer(0)
+        self._coalescer = Coalescer()  # concurrent searches run as batches (``engine.coalesce``)
         self._auto = None  # AutoCheckpoint, see start_checkpoints
         self._fanout = FanOut()
         self.layout: Layout | None = None

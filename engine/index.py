@@ -175,11 +175,19 @@ class Index(Durable):
                                      validate.ef_search(ef_search))
         T_max = validate.T_max(T_max, T) if T_max is not None else min(8 * T, validate.MAX_T)
         prune = cfg.prune if prune is None else prune
-        with self._lock:
-            if not self.trained:
-                m = len(q)
-                return np.full((m, k), -1, np.int64), np.full((m, k), np.inf, np.float32)
-            ids, dd = pipeline.search(self, q, k, T, params, prune, adaptive, T_max, candidates, R)
+
+        def run(qs):
+            with self._lock:
+                if not self.trained:
+                    m = len(qs)
+                    return np.full((m, k), -1, np.int64), np.full((m, k), np.inf, np.float32)
+                return pipeline.search(self, qs, k, T, params, prune, adaptive, T_max, candidates, R)
+
+        if self._lock._is_owned():  # a search from inside a write or save: no batch may wait for us
+            ids, dd = run(q)
+        else:
+            key = (k, T, params, prune, adaptive, T_max, candidates, R)
+            ids, dd = self._coalescer.run(key, q, run)
         return ids, pipeline.user_distance(cfg.metric, dd)
 
     def _search_params(self, epsilon: float, ef_search: int) -> SearchParams:

@@ -30,3 +30,19 @@ def remaining() -> float | None:
     """Seconds left before the caller's deadline (may be <= 0), None when there is none."""
     end = _END.get()
     return None if end is None else end - time.monotonic()
+
+
+def end() -> float | None:
+    """The caller's deadline as a ``time.monotonic()`` instant, None when there is none."""
+    return _END.get()
+
+
+@contextlib.contextmanager
+def until(instant: float | None):
+    """Bound worker calls by the ``time.monotonic()`` instant (None: no bound), *replacing* the
+    caller's deadline: work done on behalf of several callers lives as long as the latest."""
+    token = _END.set(instant)
+    try:
+        yield
+    finally:
+        _END.reset(token)
