@@ -169,6 +169,7 @@ class Durable:
                 self.fan_out(lambda w, i: w.save(os.path.join(tmp, f"worker-{i}")))
 
             snapshot.commit(self.root, self.seq, write)
+            self.fan_out(lambda w, i: w.committed())  # remote workers may now drop older saves
             if getattr(self, "wal", None):
                 self.wal.reset()
             self.journal.clear()

@@ -122,6 +122,10 @@ class GridColumn(Worker):
             raise WorkerUnavailable(f"cannot checkpoint while replicas of cells {down} are down")
         self._each(self.cells, lambda cell, r: [w.save(_dir(path, r, f)) for f, w in enumerate(cell.replicas)])
 
+    def committed(self) -> None:
+        for c in self.cells:
+            c.each_replica(lambda w: w.committed())
+
     def load(self, path: str) -> None:
         self._each(self.cells, lambda cell, r: [w.load(_dir(path, r, f)) for f, w in enumerate(cell.replicas)])
 

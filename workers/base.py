@@ -147,6 +147,10 @@ class Worker(abc.ABC):
     def load(self, path: str) -> None:
         """Replace the worker's state with the one saved under ``path``."""
 
+    def committed(self) -> None:
+        """The coordinator's snapshot naming the last ``save`` is durable: a worker that keeps
+        its saves elsewhere (remote) may now discard older ones."""
+
     @abc.abstractmethod
     def stats(self) -> dict:
         """Counts, dims and memory, for info/health."""

@@ -80,7 +80,8 @@ class SubspaceWorkerServicer(pb_grpc.SubspaceWorkerServicer):
         return codec.position_msg(self._run(context, "build", optimize=request.optimize))
 
     def Save(self, request, context):
-        return codec.position_msg(self._run(context, "save", tag=request.tag, seq=request.seq))
+        return codec.position_msg(self._run(context, "save", tag=request.tag, seq=request.seq,
+                                                 keep=list(request.keep) or None))
 
     def Load(self, request, context):
         spec = codec.spec_dict(request.spec) if request.HasField("spec") else None

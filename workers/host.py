@@ -50,7 +50,7 @@ def search_params(d: dict | None) -> SearchParams:
 
 
 class WorkerHost:
-    KEEP_SAVES = 2  # newest saves kept per lineage (the coordinator's snapshot names one of them)
+    KEEP_SAVES = 2  # newest saves kept per lineage when the caller names none to keep
 
     def __init__(self, data_dir: str):
         self.data_dir = os.path.abspath(data_dir)
@@ -132,7 +132,10 @@ class WorkerHost:
         self.worker.build(bool(optimize))
         return self.position()
 
-    def _save(self, tag: str, seq: int) -> dict:
+    def _save(self, tag: str, seq: int, keep=None) -> dict:
+        """Save as ``tag``; then evict this lineage's other saves except those in ``keep`` (the
+        ones the coordinator's committed snapshot names: a checkpoint that fails after this save
+        must leave the last committed one on disk). Without ``keep``: the newest KEEP_SAVES."""
         if not _TAG.match(tag or ""):
             raise ValueError(f"bad save tag {tag!r}")
         if int(seq) < self.applied_seq:
@@ -150,7 +153,8 @@ class WorkerHost:
         self._write_latest(tag)
         self.applied_seq, self.base = int(seq), (tag, int(seq))
         mine = [d for d in self._saves() if d["lineage"] == self.lineage]  # never touch other indexes' saves
-        for old in mine[self.KEEP_SAVES:]:
+        drop = mine[self.KEEP_SAVES:] if keep is None else [d for d in mine if d["tag"] not in {tag, *keep}]
+        for old in drop:
             shutil.rmtree(os.path.join(saves, old["tag"]), ignore_errors=True)
         return self.position()
 

@@ -62,6 +62,7 @@ class RemoteWorker(Worker):
         self._epoch: str | None = None
         self._acked = 0            # every write up to this seq is applied in epoch _epoch
         self._base = ("", 0)       # newest save we wrote or loaded: (tag, seq)
+        self._committed = ""       # the save the coordinator's committed snapshot names (kept)
         self._reload = False       # load _base before the next call (set by load())
         self._suspect = True
         self._sync_lock = threading.Lock()
@@ -201,12 +202,15 @@ class RemoteWorker(Worker):
         """Save on the worker's own disk; ``path`` (in the coordinator's snapshot) records which save."""
         seq = self._seq()
         tag = f"{seq:012d}-{secrets.token_hex(4)}"
-        self._call("save", tag=tag, seq=seq)
+        self._call("save", tag=tag, seq=seq, keep=[self._committed] if self._committed else None)
         self._base = (tag, seq)
         os.makedirs(path, exist_ok=True)
         with open(os.path.join(path, "remote.json"), "w") as f:
             json.dump({"transport": self.transport, "worker": self.name, "tag": tag, "seq": seq,
                        "lineage": self._lineage, "spec": self.spec.to_dict()}, f, indent=1)
+
+    def committed(self) -> None:
+        self._committed = self._base[0]
 
     def load(self, path: str) -> None:
         """Bind to the save the coordinator's snapshot names; the worker loads it on first use
@@ -218,6 +222,7 @@ class RemoteWorker(Worker):
         with open(ref) as f:
             meta = json.load(f)
         self._lineage, self._base = str(meta["lineage"]), (str(meta["tag"]), int(meta["seq"]))
+        self._committed = self._base[0]
         self._epoch, self._acked, self._reload, self._suspect = None, 0, True, True
 
     def stats(self) -> dict:

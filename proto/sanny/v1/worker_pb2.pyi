@@ -130,12 +130,14 @@ class WorkerBuildRequest(_message.Message):
     def __init__(self, optimize: _Optional[bool] = ...) -> None: ...
 
 class WorkerSaveRequest(_message.Message):
-    __slots__ = ("tag", "seq")
+    __slots__ = ("tag", "seq", "keep")
     TAG_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
+    KEEP_FIELD_NUMBER: _ClassVar[int]
     tag: str
     seq: int
-    def __init__(self, tag: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
+    keep: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tag: _Optional[str] = ..., seq: _Optional[int] = ..., keep: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WorkerLoadRequest(_message.Message):
     __slots__ = ("tag", "spec")
