@@ -96,8 +96,8 @@ def _in_processes(port, dim, clients, **kw) -> list[dict]:
     """Clients in their own processes (spawned), as real clients are: the server's interpreter
     is measured alone. The clock starts when every client is connected."""
     ctx = mp.get_context("spawn")
-    go = ctx.Manager().Barrier(clients)
-    with ctx.Pool(clients) as pool:
+    with ctx.Manager() as manager, ctx.Pool(clients) as pool:
+        go = manager.Barrier(clients)
         return pool.starmap(functools.partial(_client, **kw, go=go), [(port, dim, c) for c in range(clients)])
 
 
