@@ -29,6 +29,15 @@ def _ip(*args: str) -> None:
         raise LabUnavailable(f"`ip {' '.join(args)}` failed: {r.stderr.strip()}")
 
 
+def unavailable() -> str | None:
+    """Why namespaces cannot be made here (a one-host :class:`Lab` is tried and removed), or None."""
+    try:
+        Lab(0, prefix=f"sanny{os.getpid()}-probe").up().close()
+    except LabUnavailable as e:
+        return str(e)
+    return None
+
+
 class Lab:
     def __init__(self, workers: int, prefix: str | None = None):
         self.n = workers
@@ -82,9 +91,10 @@ class Lab:
         """Cut (or restore) host i's only link."""
         _ip("-n", self.ns(i), "link", "set", "eth0", "up" if up else "down")
 
-    def run(self, i: int, name: str, args: list[str], log_path: str, ready: str) -> Proc:
-        """``python -m sanny.engine ARGS`` inside host i (ready once its log matches ``ready``)."""
-        p = Proc(name, args, log_path, ready, prefix=("ip", "netns", "exec", self.ns(i)))
+    def run(self, i: int, name: str, args: list[str], log_path: str, ready: str, host: str | None = None) -> Proc:
+        """``python -m sanny.engine ARGS`` inside host i (ready once its log matches ``ready``),
+        listening on ``host`` (default: host i's address)."""
+        p = Proc(name, args, log_path, ready, prefix=("ip", "netns", "exec", self.ns(i)), host=host or self.address(i))
         self.procs.append(p)
         return p
 
