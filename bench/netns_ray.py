@@ -94,8 +94,7 @@ def run(address: str, nodes: list[str], root: str, n: int = 1000) -> dict:
     from .datasets import Dataset, exact_ground_truth
     from .synthetic import clustered
 
-    host = address.rsplit(":", 1)[0]
-    ray.init(address=address, _node_ip_address=host, log_to_driver=False)
+    ray.init(address=address, log_to_driver=False)  # the node IP: the one that routes to the head
     alive = _wait_nodes(ray, len(nodes) + 1)
     x = clustered(n, 32, 0, n_clusters=16, center_seed=100)
     q = clustered(50, 32, 1, n_clusters=16, center_seed=100)
