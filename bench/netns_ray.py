@@ -11,9 +11,9 @@ Ray left in its namespaces).
 ``python -m sanny.bench.netns_ray --address HEAD:PORT --nodes IP,IP --index DIR`` (run inside
 the head's host: a Ray driver needs a raylet on its own host) waits until every node is alive,
 then builds two indexes over Ray actors: 2 subspace groups pinned one per node of ``--nodes``
-(``[workers] nodes``), and 1 group x 2 replicas in a STRICT_SPREAD placement group; it prints
-``{"event": "result", ...}``: each index's recall@10 and the embedded engine's on the same data,
-and the node of every actor.
+(``[workers] nodes``), and a grid of 2 row shards x 1 group x 2 replicas, each cell's replicas
+in a STRICT_SPREAD placement group; it prints ``{"event": "result", ...}``: each index's
+results and recall@10, the embedded engine's on the same data, and the node of every actor.
 """
 from __future__ import annotations
 
@@ -76,12 +76,12 @@ def _wait_nodes(ray, n: int) -> list[str]:
         time.sleep(0.1)
 
 
-def _actor_nodes(ray, ix) -> list[str]:
-    """The node IP of every actor of ``ix`` (column, shard, replica order)."""
+def _actor_nodes(ray, ix) -> list[list[str]]:
+    """The node IP of every actor of ``ix``: per cell (column, then shard), its replicas'."""
     from ray._private.state import actors
 
-    workers = [r for col in ix.workers for cell in getattr(col, "cells", None) or [] for r in cell.replicas]
-    return [actors(w.actor._actor_id.hex())["Address"]["IPAddress"] for w in workers or ix.workers]
+    cells = [c.replicas for col in ix.workers for c in getattr(col, "cells", None) or []] or [[w] for w in ix.workers]
+    return [[actors(w.actor._actor_id.hex())["Address"]["IPAddress"] for w in cell] for cell in cells]
 
 
 def run(address: str, nodes: list[str], root: str, n: int = 1000) -> dict:
@@ -101,12 +101,12 @@ def run(address: str, nodes: list[str], root: str, n: int = 1000) -> dict:
     ds = Dataset("clustered", x, q, *exact_ground_truth(x, q, "euclidean", k=10), metric="euclidean", dim=32)
     common = {"transport": "ray", "address": address, "num_cpus": 0.25, "timeout": 60,
               "data_dir": os.path.join(root, "actors")}
-    tables = {"pinned": {**common, "nodes": nodes},           # group g on nodes[g]
-              "spread": {**common, "replicas": 2}}            # one cell, replicas on two nodes
+    tables = {"pinned": {**common, "nodes": nodes},                       # group g on nodes[g]
+              "spread": {**common, "shards": 2, "replicas": 2}}          # each cell's replicas on 2 nodes
     out = {"nodes": alive}
-    for name, workers in [("embedded", 1), *[(t, None) for t in tables]]:
-        groups = 2 if name == "pinned" else 1
-        cfg = IndexConfig(dim=32, S=2, workers=groups, inner=InnerParams(kind="exact"), T=20)
+    for name in ("embedded", *tables):
+        cfg = IndexConfig(dim=32, S=2, workers=2 if name == "pinned" else 1, shards=2 if name == "spread" else 1,
+                          inner=InnerParams(kind="exact"), T=20)
         factory = factory_from_config({"workers": tables[name]}) if name in tables else None
         ix = Index.create(os.path.join(root, name), cfg, worker_factory=factory)
         try:

@@ -1,8 +1,8 @@
 """Ray nodes as network-namespace hosts: ``ray start --head`` in one namespace and ``ray start
 --address=HEAD`` in two others, each node its own address (bench/netns_ray.py), the coordinator
 (a Ray driver) in the head's namespace. Actors pinned by node (``[workers] nodes``) run on the
-nodes named; a cell's two replicas (STRICT_SPREAD placement group) run on two different nodes;
-both indexes answer exactly as the embedded engine. Every process started is stopped by PID.
+nodes named; in a 2-shard x 2-replica grid each cell's replicas (a STRICT_SPREAD placement group)
+run on two different nodes; both indexes answer exactly as the embedded engine. Every process started is stopped by PID.
 
 Needs root, network namespaces and Ray: skipped (with the reason) otherwise."""
 from __future__ import annotations
@@ -50,9 +50,9 @@ def test_ray_nodes_in_namespaces():
         assert run.returncode == 0, run.stderr[-3000:]
         res = json.loads([line for line in run.stdout.splitlines() if line.startswith("{")][-1])
         assert res["event"] == "result" and res["nodes"] == hosts  # three Ray nodes, one per namespace
-        assert res["pinned"]["actor_nodes"] == hosts[1:]            # group g on nodes[g]
-        spread = res["spread"]["actor_nodes"]
-        assert len(set(spread)) == 2 and set(spread) <= set(hosts)  # the cell's replicas on two nodes
+        assert res["pinned"]["actor_nodes"] == [[h] for h in hosts[1:]]  # group g on nodes[g]
+        cells = res["spread"]["actor_nodes"]                              # 2 shards x 1 group x 2 replicas
+        assert len(cells) == 2 and all(len(set(c)) == 2 and set(c) <= set(hosts) for c in cells)
         for name in ("pinned", "spread"):
             assert res[name]["ids"] == res["embedded"]["ids"]
             assert res[name]["recall"] == res["embedded"]["recall"] == 1.0  # exact inner index
