@@ -75,6 +75,12 @@ class Lab:
             raise
         return self
 
+    def __enter__(self) -> "Lab":
+        return self.up()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def _add_ns(self, name: str) -> None:
         _ip("netns", "add", name)
         self._made.append(name)

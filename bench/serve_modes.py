@@ -151,32 +151,22 @@ def ray_table(data_dir: str, groups: list[list[int]]) -> dict:
 
 
 @contextlib.contextmanager
-def worker_procs(data_dirs: list[str], logdir: str):
-    """``sanny worker`` processes on free ports, started together; yields them once all listen."""
+def worker_procs(data_dirs: list[str], logdir: str, lab: Lab | None = None):
+    """``sanny worker`` processes on free ports, started together; yields them once all listen.
+    With ``lab``, worker i runs in the lab's host i + 1 on that host's address (host 0 is left
+    for the coordinator)."""
     procs: list[Proc] = []
     try:
         for i, d in enumerate(data_dirs):
-            procs.append(Proc(f"worker-{i}", ["worker", "--listen", "127.0.0.1:0", "--data-dir", d, "--grace", "2"],
-                              os.path.join(logdir, f"worker-{i}.log"), WORKER_RE))
+            args = ["worker", "--listen", f"{lab.address(i + 1) if lab else '127.0.0.1'}:0", "--data-dir", d,
+                    "--grace", "2"]
+            log_path = os.path.join(logdir, f"worker-{i}.log")
+            procs.append(lab.run(i + 1, f"worker-{i}", args, log_path, LAB_WORKER_RE) if lab
+                         else Proc(f"worker-{i}", args, log_path, WORKER_RE))
         yield [p.wait_ready() for p in procs]
     finally:
         for p in reversed(procs):
             p.stop()
-
-
-@contextlib.contextmanager
-def lab_workers(data_dirs: list[str], logdir: str):
-    """``sanny worker`` processes each in its own namespace host 1..N of a new :class:`.netns.Lab`
-    (host 0 is left for the coordinator); yields ``(lab, workers)`` once all listen. The lab,
-    its processes (by PID) and its namespaces go at the end."""
-    lab = Lab(len(data_dirs)).up()
-    try:
-        procs = [lab.run(i + 1, f"worker-{i}", ["worker", "--listen", f"{lab.address(i + 1)}:0", "--data-dir", d,
-                                                "--grace", "2"], os.path.join(logdir, f"worker-{i}.log"), LAB_WORKER_RE)
-                 for i, d in enumerate(data_dirs)]
-        yield lab, [p.wait_ready() for p in procs]
-    finally:
-        lab.close()
 
 
 @contextlib.contextmanager
@@ -209,16 +199,13 @@ def serve(mode: str, index_dir: str, worker_dirs: list[str], groups: list[list[i
     if mode == "embedded":
         with coordinator(index_dir, coord_log) as c:
             yield Topology(c.address, c)
-    elif mode.startswith("grpc"):
-        with worker_procs(worker_dirs, logdir) as ws:
+    elif mode.startswith(("grpc", "netns")):
+        with contextlib.ExitStack() as stack:  # netns: the lab (namespaces, every process left in them) goes last
+            lab = stack.enter_context(Lab(len(worker_dirs))) if mode.startswith("netns") else None
+            ws = stack.enter_context(worker_procs(worker_dirs, logdir, lab))
             cfg = write_config(os.path.join(logdir, "serve.toml"), grpc_table([w.address for w in ws], groups))
-            with coordinator(index_dir, coord_log, cfg) as c:
-                yield Topology(c.address, c, ws)
-    elif mode.startswith("netns"):
-        with lab_workers(worker_dirs, logdir) as (lab, ws):
-            cfg = write_config(os.path.join(logdir, "serve.toml"), grpc_table([w.address for w in ws], groups))
-            with coordinator(index_dir, coord_log, cfg, lab) as c:
-                yield Topology(c.address, c, ws)
+            c = stack.enter_context(coordinator(index_dir, coord_log, cfg, lab))
+            yield Topology(c.address, c, ws)
     elif mode.startswith("ray"):
         cfg = write_config(os.path.join(logdir, "serve.toml"), ray_table(os.path.dirname(worker_dirs[0]), groups))
         with coordinator(index_dir, coord_log, cfg) as c:
