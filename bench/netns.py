@@ -5,7 +5,8 @@ each with its own address ``10.213.0.<i+1>/24`` on ``eth0``, one end of a veth p
 end hangs on a bridge in a further namespace ``<prefix>-sw`` — the root namespace is never
 touched, so all traffic stays inside the namespaces made here. Optional ``tc netem`` delay on
 every ``eth0`` (one way) emulates a LAN's latency. Needs root (``ip netns``); ``close()``
-removes every namespace (and with them the links) and stops the processes started in them.
+stops the processes started in them (SIGTERM), kills by PID any process still in one of its
+namespaces, and removes every namespace (and with them the links).
 """
 from __future__ import annotations
 
@@ -29,11 +30,21 @@ def _ip(*args: str) -> None:
         raise LabUnavailable(f"`ip {' '.join(args)}` failed: {r.stderr.strip()}")
 
 
+def unavailable() -> str | None:
+    """Why namespaces cannot be made here (a one-host :class:`Lab` is tried and removed), or None."""
+    try:
+        Lab(0, prefix=f"sanny{os.getpid()}-probe").up().close()
+    except LabUnavailable as e:
+        return str(e)
+    return None
+
+
 class Lab:
     def __init__(self, workers: int, prefix: str | None = None):
         self.n = workers
         self.prefix = prefix or f"sanny{os.getpid()}"
         self.netem: str | None = None
+        self.env: dict[str, str] = {}  # added to the environment of every process run here
         self.procs: list[Proc] = []
         self._made: list[str] = []
 
@@ -64,6 +75,12 @@ class Lab:
             raise
         return self
 
+    def __enter__(self) -> "Lab":
+        return self.up()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def _add_ns(self, name: str) -> None:
         _ip("netns", "add", name)
         self._made.append(name)
@@ -82,18 +99,25 @@ class Lab:
         """Cut (or restore) host i's only link."""
         _ip("-n", self.ns(i), "link", "set", "eth0", "up" if up else "down")
 
-    def run(self, i: int, name: str, args: list[str], log_path: str, ready: str) -> Proc:
-        """``python -m sanny.engine ARGS`` inside host i (ready once its log matches ``ready``)."""
-        p = Proc(name, args, log_path, ready, prefix=("ip", "netns", "exec", self.ns(i)))
+    def run(self, i: int, name: str, args: list[str], log_path: str, ready: str, host: str | None = None,
+            module: str = "sanny.engine") -> Proc:
+        """``python -m MODULE ARGS`` inside host i (ready once its log matches ``ready``), listening
+        on ``host`` (default: host i's address), with :attr:`env` added to its environment."""
+        p = Proc(name, args, log_path, ready, prefix=("ip", "netns", "exec", self.ns(i)), host=host or self.address(i),
+                 module=module, env=self.env)
         self.procs.append(p)
         return p
 
     def close(self) -> None:
-        for p in self.procs:
+        for p in reversed(self.procs):  # the last started first (e.g. Ray nodes before their head)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(p.pid, signal.SIGCONT)  # a paused process cannot act on SIGTERM
             p.stop(timeout=10)
         self.procs.clear()
+        for name in self._made:  # what the processes left (e.g. Ray's daemons): every pid in our namespaces
+            for pid in subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
         for name in reversed(self._made):
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
         self._made.clear()

@@ -79,16 +79,19 @@ def descendants(pid: int) -> dict[int, int]:
 
 # -- processes -----------------------------------------------------------------------------
 class Proc:
-    """``python -m sanny.engine ARGS``, started at once; :meth:`wait_ready` waits until its log
-    shows ``ready`` (a regex whose group 1 is the port it listens on)."""
+    """``python -m sanny.engine ARGS`` (or another ``module``), started at once; :meth:`wait_ready`
+    waits until its log shows ``ready`` (a regex whose group 1, if any, is the port it listens on)."""
 
-    def __init__(self, name: str, args: list[str], log_path: str, ready: str, prefix: tuple = ()):
-        """``prefix``: command words before python (e.g. ``ip netns exec NS``)."""
-        self.name, self.log_path, self.ready, self.port = name, log_path, ready, None
+    def __init__(self, name: str, args: list[str], log_path: str, ready: str, prefix: tuple = (),
+                 host: str = "127.0.0.1", module: str = "sanny.engine", env: dict | None = None):
+        """``prefix``: command words before python (e.g. ``ip netns exec NS``); ``host``: the
+        address it listens on (:attr:`address` is ``host:port``, or ``host`` itself for ``unix:PATH``);
+        ``env``: variables added to this process's environment."""
+        self.name, self.log_path, self.ready, self.host, self.port = name, log_path, ready, host, None
         with open(log_path, "w") as out:  # own session: a terminal's Ctrl-C reaches only us
-            self.proc = subprocess.Popen([*prefix, sys.executable, "-m", "sanny.engine", *args], stdout=out,
+            self.proc = subprocess.Popen([*prefix, sys.executable, "-m", module, *args], stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+                                         start_new_session=True, env={**os.environ, **env} if env else None)
         self.pid = self.proc.pid
         self.seen: dict[int, int] = {}  # descendants ever observed: pid -> start time
 
@@ -99,7 +102,7 @@ class Proc:
             with open(self.log_path, errors="replace") as f:
                 m = re.search(self.ready, f.read())
             if m:
-                self.port = int(m.group(1))
+                self.port = int(m.group(1)) if m.groups() else None  # None: a Unix socket
                 return self
             if self.proc.poll() is not None:
                 break
@@ -109,7 +112,7 @@ class Proc:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return self.host if self.host.startswith("unix:") else f"{self.host}:{self.port}"
 
     def watch(self) -> dict[int, int]:
         """Record (and return) the current descendants."""

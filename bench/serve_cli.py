@@ -1,5 +1,5 @@
-"""``sanny bench-serve``: load-test the gRPC service (embedded, gRPC workers, Ray actors) against
-the in-process engine; see :mod:`sanny.bench.serve_load`."""
+"""``sanny bench-serve``: load-test the gRPC service (embedded, gRPC workers on 127.0.0.1 or in
+network namespaces, Ray actors) against the in-process engine; see :mod:`sanny.bench.serve_load`."""
 from __future__ import annotations
 
 import argparse
@@ -9,14 +9,14 @@ import sys
 
 from .cli import _int_list
 
-MODE_RE = re.compile(r"embedded|(grpc|ray)[1-9][0-9]*")
+MODE_RE = re.compile(r"embedded|(grpc|ray|netns)[1-9][0-9]*")
 
 
 def _modes(s: str, extra: tuple[str, ...] = ()) -> list[str]:
     out = [x.strip() for x in s.split(",") if x.strip()]
     bad = [x for x in out if not (MODE_RE.fullmatch(x) or x in extra)]
     if bad or not out:
-        names = ", ".join(extra + ("embedded", "grpcN", "rayN"))
+        names = ", ".join(extra + ("embedded", "grpcN", "rayN", "netnsN"))
         raise argparse.ArgumentTypeError(f"unknown mode(s) {bad}: use {names}")
     return list(dict.fromkeys(out))
 
@@ -34,11 +34,13 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--modes", type=_modes, default=["embedded", "grpc2", "grpc4", "ray2"],
                    help="topologies run with local re-rank: embedded, grpcN (N worker processes), rayN "
-                        "(N Ray actors) (default embedded,grpc2,grpc4,ray2; the in-process baseline always runs)")
+                        "(N Ray actors), netnsN (N worker processes, each in its own network namespace, and "
+                        "the coordinator in another; needs root, skipped otherwise) (default "
+                        "embedded,grpc2,grpc4,ray2; the in-process baseline always runs)")
     p.add_argument("--distributed", type=_distributed, default=None, metavar="MODES",
                    help="modes to run again with distributed re-rank (keep_vectors=false: the coordinator "
                         "holds no vectors and adds the workers' partial distances; needs --pca-dim 0), "
-                        "e.g. grpc2,grpc4,inproc; 'none' for none (default: the grpcN modes)")
+                        "e.g. grpc2,grpc4,netns2,inproc; 'none' for none (default: the grpcN modes)")
     p.add_argument("--clients", type=_int_list, default=[1, 4], metavar="C[,C...]",
                    help="concurrent client threads, each with its own connection (default 1,4)")
     p.add_argument("--seconds", type=float, default=10.0, help="time bound of each phase (default 10)")

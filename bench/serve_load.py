@@ -1,6 +1,7 @@
 """Load benchmark of the *service* (``sanny bench-serve``): QPS, p50/p99 latency, recall@k and
 per-process RSS of the embedded, gRPC-worker and Ray topologies, as ratios to the in-process
-engine measured in the same run (same data, index configuration and search parameters).
+engine measured in the same run (same data, index configuration and search parameters);
+``netnsN``: the ``grpcN`` topology with every process in its own network namespace.
 
 Indexes are built in this process: in-process (measured directly, then served as ``embedded``)
 and, per worker count N, over ``sanny worker`` processes (served as ``grpcN``, and as ``rayN``
@@ -22,6 +23,7 @@ import numpy as np
 
 from . import metrics, serve_modes, serve_report
 from .datasets import Dataset, load
+from .netns import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +93,28 @@ def _phases(mode, rerank, make, ds, opts, sizes, built, top=None) -> list[dict]:
         for size in sizes:
             r = drive(make, ds, opts["k"], c, size, opts["seconds"], opts["max_queries"])
             rows.append({**opts["base"], "mode": mode, "rerank": rerank, **r, **(top.rss() if top else {}),
-                         **built, "pids": top.pids() if top else []})
+                         **built, **(top.where() if top else {}), "pids": top.pids() if top else []})
             log.info("%-9s %-11s clients=%d request=%-4d %8.1f QPS  p50 %.2f ms  p99 %.2f ms  recall %.4f%s",
                      mode, rerank, c, size, r["qps"] or 0, r["p50_ms"] or 0, r["p99_ms"] or 0, r["recall"] or 0,
                      f"  {r['errors']} errors ({r['error']})" if r["errors"] else "")
     return rows
 
 
+WORKER_MODES = ("grpc", "ray", "netns")  # each followed by its worker count
+
+
 def _worker_counts(modes) -> list[int]:
-    return sorted({int(m[4:] if m.startswith("grpc") else m[3:]) for m in modes if m[:3] in ("grp", "ray")})
+    return sorted({int(m.lstrip("abcdefghijklmnopqrstuvwxyz")) for m in modes if m.startswith(WORKER_MODES)})
+
+
+def _without_netns(plan: dict) -> None:
+    """Drop the ``netnsN`` modes (with a warning saying why) where namespaces cannot be made here."""
+    wanted = sorted({m for ms in plan.values() for m in ms if m.startswith("netns")})
+    why = unavailable() if wanted else None
+    if why:
+        log.warning("skipping %s: network namespaces unavailable here: %s", ", ".join(wanted), why)
+        for ms in plan.values():
+            ms.difference_update(wanted)
 
 
 def _run_rerank(rerank: str, modes: set, ds, opts: dict, sizes: list[int], work: str) -> list[dict]:
@@ -144,7 +159,7 @@ def _run_rerank(rerank: str, modes: set, ds, opts: dict, sizes: list[int], work:
             ix.close(save=False)
         built = {"built": f"{n} gRPC workers", "build_s": build_s}
         log.info("%s re-rank: built the %d-worker index in %.1f s", rerank, n, build_s)
-        for mode in (f"grpc{n}", f"ray{n}"):
+        for mode in (f"{kind}{n}" for kind in WORKER_MODES):
             if mode in modes:
                 with serve_modes.serve(mode, root, dirs, groups, os.path.join(logs, mode)) as top:
                     rows += _phases(mode, rerank, client, ds, opts, sizes, built, top)
@@ -164,6 +179,7 @@ def run_serve_bench(path: str, out_dir: str, modes=("embedded", "grpc2", "grpc4"
     if distributed is None:
         distributed = [m for m in modes if m.startswith("grpc")]
     plan = {"local": {"inproc", *modes}, "distributed": set(distributed)}
+    _without_netns(plan)
     counts = _worker_counts(plan["local"] | plan["distributed"])
     if counts and not 1 <= counts[0] <= counts[-1] <= S:
         raise InvalidArgument("modes", f"worker counts {counts} must be between 1 and S={S}")

@@ -5,7 +5,11 @@
   ``[workers]`` table lists them (subspaces grouped over the N workers);
 - ``rayN``: a coordinator with a ``transport = "ray"`` table: it starts a local Ray instance
   and N actors over the same worker data directories (Ray ends with the coordinator; any
-  process left behind is killed by PID, see :mod:`.procs`).
+  process left behind is killed by PID, see :mod:`.procs`);
+- ``netnsN``: as ``grpcN``, but each worker in its own network namespace with its own address
+  (``10.213.0.2`` ..; :class:`.netns.Lab`, made and removed here) and the coordinator in a further
+  one (``10.213.0.1``), reaching the workers over the namespaces' bridge; clients reach the
+  coordinator through a Unix socket (namespaces do not separate the file system).
 
 Indexes are built here (:func:`build`), in this process; remote ones over ``sanny worker``
 processes, whose saves the ``grpcN`` and ``rayN`` topologies then load.
@@ -15,17 +19,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .netns import Lab
 from .procs import Proc, cmdline, rss_mb
 
 log = logging.getLogger(__name__)
 
 SERVE_RE = r"sanny: serving .* on 127\.0\.0\.1:(\d+)"
 WORKER_RE = r"listening on 127\.0\.0\.1:(\d+)"
+LAB_WORKER_RE = r"listening on [\d.]+:(\d+)"
+UNIX_SERVE_RE = r"sanny: serving .* on unix:"
 CHUNK = 5000  # vectors per insert while building
 REQUEST_TIMEOUT = 300.0  # s; a client deadline far above any expected request
 
@@ -70,6 +79,10 @@ class Topology:
 
     def pids(self) -> list[int]:
         return self.coordinator.pids() + [p for w in self.workers for p in w.pids()]
+
+    def where(self) -> dict:
+        """Where clients reach the coordinator and it reaches its worker processes."""
+        return {"address": self.address, "worker_addresses": [w.address for w in self.workers]}
 
 
 # -- searchers: one per client thread; ``decode`` turns a result into row ids (keys are str(row))
@@ -138,13 +151,18 @@ def ray_table(data_dir: str, groups: list[list[int]]) -> dict:
 
 
 @contextlib.contextmanager
-def worker_procs(data_dirs: list[str], logdir: str):
-    """``sanny worker`` processes on free ports, started together; yields them once all listen."""
+def worker_procs(data_dirs: list[str], logdir: str, lab: Lab | None = None):
+    """``sanny worker`` processes on free ports, started together; yields them once all listen.
+    With ``lab``, worker i runs in the lab's host i + 1 on that host's address (host 0 is left
+    for the coordinator)."""
     procs: list[Proc] = []
     try:
         for i, d in enumerate(data_dirs):
-            procs.append(Proc(f"worker-{i}", ["worker", "--listen", "127.0.0.1:0", "--data-dir", d, "--grace", "2"],
-                              os.path.join(logdir, f"worker-{i}.log"), WORKER_RE))
+            args = ["worker", "--listen", f"{lab.address(i + 1) if lab else '127.0.0.1'}:0", "--data-dir", d,
+                    "--grace", "2"]
+            log_path = os.path.join(logdir, f"worker-{i}.log")
+            procs.append(lab.run(i + 1, f"worker-{i}", args, log_path, LAB_WORKER_RE) if lab
+                         else Proc(f"worker-{i}", args, log_path, WORKER_RE))
         yield [p.wait_ready() for p in procs]
     finally:
         for p in reversed(procs):
@@ -152,28 +170,42 @@ def worker_procs(data_dirs: list[str], logdir: str):
 
 
 @contextlib.contextmanager
-def coordinator(index_dir: str, log_path: str, config: str | None = None):
-    args = ["serve", "--index", index_dir, "--listen", "127.0.0.1:0", "--grace", "2"]
-    proc = Proc("coordinator", args + (["--config", config] if config else []), log_path, SERVE_RE)
+def coordinator(index_dir: str, log_path: str, config: str | None = None, lab: Lab | None = None):
+    """``sanny serve`` on a free 127.0.0.1 port; with ``lab``, in its host 0 on a Unix socket
+    (:attr:`Proc.address` is then ``unix:PATH``)."""
+    args = ["serve", "--index", index_dir, "--grace", "2"] + (["--config", config] if config else [])
+    sock = tempfile.mkdtemp(prefix="sanny-") if lab else None  # a short path: sockets take <= 107 bytes
     try:
-        yield proc.wait_ready()
+        if lab:
+            where = f"unix:{sock}/serve.sock"
+            proc = lab.run(0, "coordinator", args + ["--listen", where], log_path, UNIX_SERVE_RE, host=where)
+        else:
+            proc = Proc("coordinator", args + ["--listen", "127.0.0.1:0"], log_path, SERVE_RE)
+        try:
+            yield proc.wait_ready()
+        finally:
+            proc.stop()
     finally:
-        proc.stop()
+        if sock:
+            shutil.rmtree(sock, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def serve(mode: str, index_dir: str, worker_dirs: list[str], groups: list[list[int]], logdir: str):
-    """Start ``mode`` (``embedded``, ``grpcN`` or ``rayN``) over a built index; yields a Topology."""
+    """Start ``mode`` (``embedded``, ``grpcN``, ``netnsN`` or ``rayN``) over a built index; yields a Topology
+    (``netnsN`` raises :class:`.netns.LabUnavailable` where namespaces cannot be made)."""
     os.makedirs(logdir, exist_ok=True)
     coord_log = os.path.join(logdir, "coordinator.log")
     if mode == "embedded":
         with coordinator(index_dir, coord_log) as c:
             yield Topology(c.address, c)
-    elif mode.startswith("grpc"):
-        with worker_procs(worker_dirs, logdir) as ws:
+    elif mode.startswith(("grpc", "netns")):
+        with contextlib.ExitStack() as stack:  # netns: the lab (namespaces, every process left in them) goes last
+            lab = stack.enter_context(Lab(len(worker_dirs))) if mode.startswith("netns") else None
+            ws = stack.enter_context(worker_procs(worker_dirs, logdir, lab))
             cfg = write_config(os.path.join(logdir, "serve.toml"), grpc_table([w.address for w in ws], groups))
-            with coordinator(index_dir, coord_log, cfg) as c:
-                yield Topology(c.address, c, ws)
+            c = stack.enter_context(coordinator(index_dir, coord_log, cfg, lab))
+            yield Topology(c.address, c, ws)
     elif mode.startswith("ray"):
         cfg = write_config(os.path.join(logdir, "serve.toml"), ray_table(os.path.dirname(worker_dirs[0]), groups))
         with coordinator(index_dir, coord_log, cfg) as c:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -58,3 +59,32 @@ def test_embedded_and_grpc2_under_load(tiny_hdf5, tmp_path):
     # every process started (served topologies, recorded by PID, and the build-time workers) is gone
     assert not [p for r in rows for p in r["pids"] if alive(p)]
     assert set(descendants(os.getpid())) <= before
+
+
+def test_netns2_answers_like_embedded(tiny_hdf5, tmp_path):
+    """``netns2``: two `sanny worker` processes, each in its own network namespace with its own
+    address, and the coordinator in a third; same recall as the embedded service, every worker
+    address inside the namespaces' subnet, the namespaces and processes gone afterwards."""
+    from sanny.bench.netns import SUBNET, unavailable
+
+    why = unavailable()
+    if why:
+        pytest.skip(f"network namespaces unavailable here: {why}")
+    before = set(descendants(os.getpid()))
+    # bounded by the query count (every test query answered once per phase), not by time
+    rows = run_serve_bench(tiny_hdf5, str(tmp_path / "out"), modes=["embedded", "netns2"], clients=[2],
+                           seconds=600, max_queries=100, S=4, batch=20, distributed=[])
+    by = {(r["mode"], r["request"]): r for r in rows}
+    assert {m for m, _ in by} == {"inproc", "embedded", "netns2"}
+    for q in (1, 20):
+        net, emb = by["netns2", q], by["embedded", q]
+        assert net["errors"] == 0, net["error"]
+        assert net["answered"] == emb["answered"] == 100 and net["recall"] == emb["recall"] >= 0.9
+        assert net["qps"] > 0 and 0 < net["p50_ms"] <= net["p99_ms"]
+        assert net["address"].startswith("unix:") and net["rss_coordinator_mb"] > 0
+        assert len(net["worker_addresses"]) == 2 and all(m > 0 for m in net["rss_workers_mb"])
+        assert all(a.startswith(f"{SUBNET}.") and a.rsplit(":", 1)[0] != f"{SUBNET}.1" for a in net["worker_addresses"])
+    assert not [p for r in rows for p in r["pids"] if alive(p)]
+    assert set(descendants(os.getpid())) <= before
+    assert not [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+                if n.startswith(f"sanny{os.getpid()}-")]

@@ -191,8 +191,8 @@ def cmd_serve(args) -> int:
                         grace=float(opt("grace", 10.0))) as (server, port):
             signal.signal(signal.SIGTERM, on_signal)
             signal.signal(signal.SIGINT, on_signal)
-            host = listen.rsplit(":", 1)[0]
-            print(f"sanny: serving {args.index} ({len(ix)} vectors) on {host}:{port}", flush=True)
+            where = listen if listen.startswith("unix:") else f"{listen.rsplit(':', 1)[0]}:{port}"
+            print(f"sanny: serving {args.index} ({len(ix)} vectors) on {where}", flush=True)
             while not stop.wait(0.5):
                 pass
         ix.save()
