@@ -14,7 +14,7 @@ import threading
 import numpy as np
 
 from sanny.workers import WorkerSite, WorkerSpec, local_factory
-from sanny.workers.errors import IndexCorrupt, InvalidArgument
+from sanny.workers.errors import IndexCorrupt, InvalidArgument, WorkerUnavailable
 
 from . import grid, snapshot, validate
 from .checkpoint import AutoCheckpoint
@@ -159,6 +159,9 @@ class Durable:
     def save(self) -> None:
         """Checkpoint: snapshot, switch CURRENT, empty the WAL. Writes wait (so the WAL holds
         nothing newer than the snapshot); searches go on (only the graph build locks them out)."""
+        blocked = [b for b in (w.save_blocker() for w in self.workers) if b]
+        if blocked:  # before anything is written (a degraded grid would fail half-way)
+            raise WorkerUnavailable("; ".join(blocked))
         with self._write_lock:
             self._seq.drain()
             with self._lock:
@@ -175,9 +178,10 @@ class Durable:
             self.journal.clear()
             self._dirty = False
 
-    def start_checkpoints(self, wal_bytes: int = 64 << 20, seconds: float = 300.0, records: int = 1_000):
+    def start_checkpoints(self, wal_bytes: int = 64 << 20, seconds: float = 300.0, records: int = 1_000,
+                          retry_seconds: float = 5.0):
         """Checkpoint automatically by WAL size / record count / time (``engine.checkpoint``)."""
-        self._auto = self._auto or AutoCheckpoint(self, wal_bytes, seconds, records)
+        self._auto = self._auto or AutoCheckpoint(self, wal_bytes, seconds, records, retry_seconds)
         return self._auto
 
     def close(self, save: bool = True) -> None:

@@ -116,10 +116,15 @@ class GridColumn(Worker):
         return out
 
     # -- persistence ---------------------------------------------------------------------
-    def save(self, path: str) -> None:
+    def save_blocker(self) -> str | None:
         down = [c.name for c in self.cells if c.state != "ready"]
-        if down:  # a snapshot must name a save of every replica; the WAL keeps everything meanwhile
-            raise WorkerUnavailable(f"cannot checkpoint while replicas of cells {down} are down")
+        # a snapshot must name a save of every replica; the WAL keeps everything meanwhile
+        return f"cannot checkpoint while replicas of cells {down} are down" if down else None
+
+    def save(self, path: str) -> None:
+        blocked = self.save_blocker()
+        if blocked:
+            raise WorkerUnavailable(blocked)
         self._each(self.cells, lambda cell, r: [w.save(_dir(path, r, f)) for f, w in enumerate(cell.replicas)])
 
     def committed(self) -> None:

@@ -82,3 +82,31 @@ def test_every_replica_down_is_unavailable(tmp_path):
         for r in ix.workers[0].cells[0].replicas:
             r.down = False
         ix.close(save=False)
+
+
+def test_checkpoints_wait_for_a_down_replica_then_resume(tmp_path):
+    """While a replica is down a checkpoint is deferred before anything is written (no snapshot,
+    the WAL keeps every write) and retried; once the cell is whole the next one is taken."""
+    x, _, keys = dataset(n=300)
+    grid = Index.create(str(tmp_path / "grid"), IndexConfig(dim=32, S=2, shards=2, inner=EXACT, T=20),
+                        worker_factory=_factory)
+    try:
+        grid.insert(keys[:100], x[:100])
+        grid.save()
+        snaps = sorted(p.name for p in (tmp_path / "grid").iterdir() if p.name.startswith("snap-"))
+        cell = grid.workers[0].cells[0]
+        victim = cell.replicas[1]
+        victim.down = True
+        auto = grid.start_checkpoints(records=1, seconds=3600, retry_seconds=0.01)
+        grid.insert(keys[100:200], x[100:200])  # acknowledged by the live replica; the victim is marked down
+        assert cell.state == "degraded"
+        assert auto.deferred.wait(WAIT) and auto.count == 0 and auto.failures == 0
+        assert sorted(p.name for p in (tmp_path / "grid").iterdir() if p.name.startswith("snap-")) == snaps
+        victim.restart()
+        victim.down = False
+        assert cell.wait_state("ready", WAIT)
+        assert auto.taken.wait(WAIT) and auto.failures == 0 and auto.deferrals >= 1
+        got, _ = grid.search(x[:200], k=1)
+        assert list(got[:, 0]) == keys[:200]
+    finally:
+        grid.close(save=False)

@@ -147,6 +147,10 @@ class Worker(abc.ABC):
     def load(self, path: str) -> None:
         """Replace the worker's state with the one saved under ``path``."""
 
+    def save_blocker(self) -> str | None:
+        """Why a ``save`` would fail now (checked before a checkpoint writes anything), or None."""
+        return None
+
     def committed(self) -> None:
         """The coordinator's snapshot naming the last ``save`` is durable: a worker that keeps
         its saves elsewhere (remote) may now discard older ones."""

@@ -35,7 +35,7 @@ import os
 import signal
 import threading
 
-from sanny.workers.errors import InvalidArgument
+from sanny.workers.errors import InvalidArgument, WorkerUnavailable
 from sanny.workers.inner import INNER_KINDS
 
 from ..limits import Limits
@@ -195,8 +195,11 @@ def cmd_serve(args) -> int:
             print(f"sanny: serving {args.index} ({len(ix)} vectors) on {where}", flush=True)
             while not stop.wait(0.5):
                 pass
-        ix.save()
-        log.info("index saved (wal seq %d)", ix.seq)
+        try:
+            ix.save()
+            log.info("index saved (wal seq %d)", ix.seq)
+        except WorkerUnavailable as e:  # a degraded grid: the next start replays the WAL instead
+            log.warning("final checkpoint skipped, the WAL keeps every write: %s", e)
     finally:
         ix.close(save=False)
     return 0
