@@ -1,0 +1,255 @@
+"""The scale model's terms, each measured on its own (micro-measurements; never the end-to-end
+validation runs of ``bench/scale_model.py``), and the least-squares fits that turn them into
+functions of the configuration.
+
+- ``sub``: one subspace search of one query on a ``LocalWorker`` with the default inner index
+  (faiss HNSW, beam ``T``) over ``n`` rows of width ``w``: ``a + log2(n) * (b + c * w)``,
+  fitted over a grid of ``n`` and ``w``;
+- ``coord``: the coordinator's whole part of one ``Index.search`` call — checks, the search
+  batcher (``engine/coalesce.py``), the fan-out, the R-shard merge of each grid column
+  (``engine/grid.py``), the union of the S lists and the exact re-rank — measured on real
+  indexes whose workers are stubs answering instantly with T distinct ids per subspace, over a
+  grid of (S, groups, R, d): ``c0 + c1 G + c2 S + c3 S T d + [R > 1] G (c4 + c5 R)``;
+- ``hop``: the round trips to ``k`` remote workers called in parallel (``sanny worker``
+  processes on loopback), ``h1 + (k - 1) h_extra``: a tiny exact index served by 1 and by 2
+  worker processes, less the same index in process;
+- ``graph_bytes_per_vector``: faiss' serialised HNSW less its copy of the vectors, per vector.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from sanny.workers import Worker
+
+from .synthetic import clustered
+
+T, K = 40, 10
+
+
+def per_call(fn, calls: int, repeats: int = 3) -> dict:
+    """Median seconds of ``fn(i)`` for ``i < calls`` (after one warm-up pass), per repeat; the
+    median of the repeats and their spread."""
+    for i in range(calls):
+        fn(i)
+    meds = []
+    for _ in range(repeats):
+        ts = []
+        for i in range(calls):
+            t0 = time.perf_counter()
+            fn(i)
+            ts.append(time.perf_counter() - t0)
+        meds.append(float(np.median(ts)))
+    return {"median": float(np.median(meds)), "min": min(meds), "max": max(meds)}
+
+
+# -- fits (pure arithmetic) ---------------------------------------------------------------
+def _lstsq(rows: list[list[float]], y: list[float]) -> list[float]:
+    return np.linalg.lstsq(np.array(rows, float), np.array(y, float), rcond=None)[0].tolist()
+
+
+def sub_features(n: float, w: float, s: int = 1) -> list[float]:
+    """One subspace search: fixed + per visited node (``log2 n``; its distance ``x w``; its
+    cache misses when ``s`` subspace indexes share the process, searched in turn)."""
+    L = math.log2(max(n, 2))
+    return [1.0, L, L * w, L * math.log2(max(s, 1))]
+
+
+def coord_features(S: int, G: int, R: int, d: int) -> list[float]:
+    """The coordinator: fixed + per worker call + union (S > 1: fixed, per listed id) + re-rank
+    (per candidate dimension, at most S T d) + per grid column (R > 1) and per cell in it."""
+    shard = 1.0 if R > 1 else 0.0
+    return [1.0, G, float(S > 1), S * T, S * T * d, shard * G, shard * G * R]
+
+
+def hop_features(k: int) -> list[float]:
+    """``k`` remote calls at once: one round trip, and each further call's share."""
+    return [1.0, k - 1]
+
+
+def fit(points: list[dict], features) -> list[float]:
+    """Least squares of ``point['s']`` on ``features(**point['x'])``."""
+    return _lstsq([features(**p["x"]) for p in points], [p["s"] for p in points])
+
+
+def term(coef: list[float], features, **x) -> float:
+    """A fitted term at ``x`` (never below zero)."""
+    return max(float(np.dot(coef, features(**x))), 0.0)
+
+
+def residuals(coef: list[float], points: list[dict], features) -> dict:
+    """How well a fit reproduces its own micro-measurements: relative errors' median and worst."""
+    err = [term(coef, features, **p["x"]) / p["s"] - 1 for p in points if p["s"] > 0]
+    worst = max(err, key=abs) if err else 0.0
+    return {"median_abs": float(np.median(np.abs(err))) if err else 0.0, "worst": float(worst)}
+
+
+# -- sub: one subspace search ---------------------------------------------------------------
+def _local(n: int, w: int, s: int, seed: int = 0):
+    """A worker holding ``s`` subspaces of width ``w`` over ``n`` rows (default inner index)."""
+    from sanny.workers import InnerParams, LocalWorker, WorkerSpec
+
+    lw = LocalWorker(WorkerSpec(list(range(s)), [w] * s, "l2", InnerParams(threads=1)))
+    lw.insert(np.arange(n), clustered(n, w * s, seed, n_clusters=32))
+    lw.build()
+    return lw
+
+
+SUB_GRID = [(n, w, s) for n in (4000, 16000, 64000) for w, s in ((8, 1), (24, 1), (64, 1), (8, 4), (24, 4))]
+
+
+def measure_sub(grid=SUB_GRID, calls: int = 200):
+    """``(points, graph bytes per vector)``: one query searching every subspace of a worker, per
+    subspace; the HNSW link bytes (faiss' serialised index less its vectors) per vector."""
+    import faiss
+
+    from sanny.workers import SearchParams
+
+    points, graph = [], []
+    for n, w, s in grid:
+        lw = _local(n, w, s)
+        q = clustered(calls, w * s, 1, n_clusters=32)
+        p = SearchParams()
+        t = per_call(lambda i: lw.search(q[i: i + 1], T, p), calls)
+        t = {k: v / s for k, v in t.items()}
+        points.append({"x": {"n": n, "w": w, "s": s}, "s": t["median"], "spread": t})
+        index = lw.inners[0].index
+        graph.append((len(faiss.serialize_index(index)) - 4 * w * index.ntotal) / index.ntotal)
+        lw.close()
+    return points, float(np.median(graph))
+
+
+# -- coord: the coordinator with stub workers -------------------------------------------------
+class StubWorker(Worker):
+    """Answers every single-query search at once from a pool of canned answers (``T`` distinct
+    random ids per subspace, sorted distances, drawn when it is made), so a search's time is
+    the coordinator's own. Runs in process."""
+
+    in_process = True
+
+    def __init__(self, spec, rows: int, seed: int, pool: int = 16):
+        rng, g = np.random.default_rng(seed), len(spec.widths)
+        self.spec, self.rows, self._next = spec, rows, 0
+        self._pool = [(np.stack([rng.choice(rows, T, replace=False)[None] for _ in range(g)]).astype(np.int64),
+                       np.sort(rng.random((g, 1, T)).astype(np.float32), axis=2)) for _ in range(pool)]
+
+    def insert(self, ids, slices) -> None:
+        pass
+
+    def remove(self, ids) -> None:
+        pass
+
+    def build(self, optimize: bool = False) -> None:
+        pass
+
+    def search(self, queries, T_, params=None):
+        self._next = (self._next + 1) % len(self._pool)
+        return self._pool[self._next]
+
+    def partial_distances(self, queries, candidate_ids):
+        return np.zeros(np.shape(candidate_ids), np.float32)
+
+    def save(self, path: str) -> None:
+        pass
+
+    def load(self, path: str) -> None:
+        pass
+
+    def stats(self) -> dict:
+        return {"count": self.rows, "index_bytes": 0, "slice_bytes": 0}
+
+
+def coord_once(S: int, G: int, R: int, d: int, n: int = 8000, calls: int = 200) -> dict:
+    """Median seconds of one single-query ``Index.search`` with stub workers."""
+    from sanny.engine import Index, IndexConfig
+
+    x = clustered(n, d, 0, n_clusters=32)
+    with tempfile.TemporaryDirectory() as tmp:
+        ix = Index.create(f"{tmp}/ix", IndexConfig(dim=d, S=S, workers=G, shards=R, T=T),
+                          worker_factory=lambda spec, site: StubWorker(spec, n // R, 97 * site.rank + site.shard))
+        ix.insert([str(i) for i in range(n)], x)
+        q = clustered(calls, d, 1, n_clusters=32)
+        t = per_call(lambda i: ix.search(q[i: i + 1], K), calls)
+        ix.close(save=False)
+    return t
+
+
+COORD_GRID = [(S, G, R, d) for d in (32, 128, 512) for S in (1, 2, 4, 8, 16) for G in sorted({1, S})
+              for R in (1, 2, 4)]
+
+
+def measure_coord(grid=COORD_GRID, calls: int = 100) -> list[dict]:
+    out = []
+    for S, G, R, d in grid:
+        t = coord_once(S, G, R, d, calls=calls)
+        out.append({"x": {"S": S, "G": G, "R": R, "d": d}, "s": t["median"], "spread": t})
+    return out
+
+
+# -- hop: remote round trips ---------------------------------------------------------------
+@contextlib.contextmanager
+def remote_index(tmp: str, x, S: int, G: int, R: int, workers: int, kind: str = "hnsw"):
+    """An index over ``x``: in process (``workers == 0``), or on ``workers`` ``sanny worker``
+    processes (``R x G`` of them) on loopback."""
+    from sanny.engine import Index, IndexConfig, InnerParams
+
+    from .serve_modes import worker_procs
+    from sanny.workers.transports import factory_from_config
+
+    with contextlib.ExitStack() as stack:
+        factory = None
+        if workers:
+            dirs = [os.path.join(tmp, f"w{i}") for i in range(workers)]
+            procs = stack.enter_context(worker_procs(dirs, tmp))
+            factory = factory_from_config({"workers": {"transport": "grpc", "shards": R,
+                                                       "addresses": [p.address for p in procs]}})
+        ix = Index.create(f"{tmp}/ix", IndexConfig(dim=x.shape[1], S=S, workers=G, shards=R, T=T,
+                                                   inner=InnerParams(kind=kind, threads=1)), worker_factory=factory)
+        try:
+            ix.insert([str(i) for i in range(len(x))], x)
+            ix.build()
+            yield ix, (procs if workers else [])
+        finally:
+            ix.close(save=False)
+
+
+def latency(ix, q, repeats: int = 3) -> dict:
+    """Single-query ``Index.search`` latency, one query after the other."""
+    return per_call(lambda i: ix.search(q[i: i + 1], K), len(q), repeats)
+
+
+def measure_hop(calls: int = 300) -> list[dict]:
+    """Remote less in-process latency of a tiny exact index: 1 worker (k=1) and 2 (k=2)."""
+    x = clustered(256, 8, 0)
+    q = clustered(calls, 8, 1)
+    out = []
+    for k, S, G in ((1, 1, 1), (2, 2, 2)):
+        t = {}
+        for workers in (0, k):
+            with tempfile.TemporaryDirectory() as tmp, remote_index(tmp, x, S, G, 1, workers, "exact") as (ix, _):
+                t[workers] = latency(ix, q)["median"]
+        out.append({"x": {"k": k}, "s": max(t[k] - t[0], 0.0), "remote": t[k], "local": t[0]})
+    return out
+
+
+def measure() -> dict:
+    sub, graph = measure_sub()
+    coord = measure_coord()
+    hop = measure_hop()
+    return model(sub, coord, hop, graph)
+
+
+def model(sub: list[dict], coord: list[dict], hop: list[dict], graph: float) -> dict:
+    """The fitted terms, their points and how well each fit reproduces its points."""
+    m = {"T": T, "k": K, "graph_bytes_per_vector": graph}
+    for name, points, features in (("sub", sub, sub_features), ("coord", coord, coord_features),
+                                   ("hop", hop, hop_features)):
+        m[name] = fit(points, features)
+        m[name + "_points"] = points
+        m[name + "_fit"] = residuals(m[name], points, features)
+    return m
