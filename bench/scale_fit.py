@@ -11,8 +11,8 @@ functions of the configuration.
   indexes whose workers are stubs answering instantly with T distinct ids per subspace, over a
   grid of (S, groups, R, d): ``c0 + c1 G + c2 S + c3 S T d + [R > 1] G (c4 + c5 R)``;
 - ``hop``: the round trips to ``k`` remote workers called in parallel (``sanny worker``
-  processes on loopback), ``h1 + (k - 1) h_extra``: a tiny exact index served by 1 and by 2
-  worker processes, less the same index in process;
+  processes on loopback), ``h1 + (k - 1) h_extra``: a tiny exact index served by 1 worker, by
+  2 groups and by 2 row shards, less the same index in process;
 - ``graph_bytes_per_vector``: faiss' serialised HNSW less its copy of the vectors, per vector.
 """
 from __future__ import annotations
@@ -223,17 +223,21 @@ def latency(ix, q, repeats: int = 3) -> dict:
     return per_call(lambda i: ix.search(q[i: i + 1], K), len(q), repeats)
 
 
-def measure_hop(calls: int = 300) -> list[dict]:
-    """Remote less in-process latency of a tiny exact index: 1 worker (k=1) and 2 (k=2)."""
+HOP_GRID = ((1, 1, 1), (2, 2, 1), (1, 1, 2))  # (S, G, R): one worker; two groups; two row shards
+
+
+def measure_hop(grid=HOP_GRID, calls: int = 300) -> list[dict]:
+    """Remote less in-process latency of a tiny exact index on ``k = G x R`` worker processes."""
     x = clustered(256, 8, 0)
     q = clustered(calls, 8, 1)
     out = []
-    for k, S, G in ((1, 1, 1), (2, 2, 2)):
+    for S, G, R in grid:
         t = {}
-        for workers in (0, k):
-            with tempfile.TemporaryDirectory() as tmp, remote_index(tmp, x, S, G, 1, workers, "exact") as (ix, _):
+        for workers in (0, G * R):
+            with tempfile.TemporaryDirectory() as tmp, remote_index(tmp, x, S, G, R, workers, "exact") as (ix, _):
                 t[workers] = latency(ix, q)["median"]
-        out.append({"x": {"k": k}, "s": max(t[k] - t[0], 0.0), "remote": t[k], "local": t[0]})
+        out.append({"x": {"k": G * R}, "s": max(t[G * R] - t[0], 0.0), "S": S, "G": G, "R": R,
+                    "remote": t[G * R], "local": t[0]})
     return out
 
 

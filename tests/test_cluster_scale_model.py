@@ -137,3 +137,23 @@ def test_per_call_reports_median_and_spread():
     t = scale_fit.per_call(calls.append, 5, repeats=2)
     assert len(calls) == 5 * 3  # one warm-up pass, then two timed ones
     assert t["min"] <= t["median"] <= t["max"]
+
+
+def test_validate_runs_a_configuration_end_to_end():
+    cfg = {"n": 300, "d": 8, "R": 2, "S": 2, "workers": 0}
+    rows = scale_model.validate(M, configs=[cfg], queries=4)
+    assert len(rows) == 1 and rows[0]["measured_s"] > 0 and rows[0]["G"] == 2
+    assert rows[0]["predicted_s"] == pytest.approx(predict(M, 300, 8, 2, 2, embedded=True)["latency_s"])
+    assert rows[0]["error"] == pytest.approx(rows[0]["predicted_s"] / rows[0]["measured_s"] - 1)
+    assert set(rows[0]["spread"]) == {"median", "min", "max"}
+
+
+def test_remote_index_serves_from_worker_processes_and_stops_them(tmp_path):
+    from sanny.bench.synthetic import clustered
+
+    x = clustered(200, 8, 0)
+    with scale_fit.remote_index(str(tmp_path), x, 2, 1, 2, 2, "exact") as (ix, procs):
+        assert len(procs) == 2 and ix.has_remote_workers
+        keys, _ = ix.search(x[:1], 3)
+        assert keys[0][0] == "0"
+    assert all(p.proc.poll() is not None for p in procs)
