@@ -100,7 +100,7 @@ def _local(n: int, w: int, s: int, seed: int = 0):
     return lw
 
 
-SUB_GRID = [(n, w, s) for n in (4000, 16000, 64000) for w, s in ((8, 1), (24, 1), (64, 1), (8, 4), (24, 4))]
+SUB_GRID = [(n, w, s) for n in (4000, 16000, 64000) for w, s in ((8, 1), (24, 1), (64, 1), (128, 1), (8, 4), (24, 4))]
 
 
 def measure_sub(grid=SUB_GRID, calls: int = 200):
@@ -164,7 +164,7 @@ class StubWorker(Worker):
         return {"count": self.rows, "index_bytes": 0, "slice_bytes": 0}
 
 
-def coord_once(S: int, G: int, R: int, d: int, n: int = 8000, calls: int = 200) -> dict:
+def coord_once(S: int, G: int, R: int, d: int, n: int = 4000, calls: int = 200) -> dict:
     """Median seconds of one single-query ``Index.search`` with stub workers."""
     from sanny.engine import Index, IndexConfig
 
@@ -179,7 +179,7 @@ def coord_once(S: int, G: int, R: int, d: int, n: int = 8000, calls: int = 200) 
     return t
 
 
-COORD_GRID = [(S, G, R, d) for d in (32, 128, 512) for S in (1, 2, 4, 8, 16) for G in sorted({1, S})
+COORD_GRID = [(S, G, R, d) for d in (32, 256, 2048) for S in (1, 2, 4, 8, 16) for G in sorted({1, S})
               for R in (1, 2, 4)]
 
 

@@ -130,13 +130,13 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _plot(big: list[dict], path: str) -> None:
+def _plot(big: list[dict], checks: list[dict], path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     for R in sorted({p["R"] for p in big}):
         pts = [p for p in big if p["R"] == R]
         n = [p["n"] for p in pts]
@@ -150,6 +150,19 @@ def _plot(big: list[dict], path: str) -> None:
         ax.set_xlabel("vectors (2048-d, S=16, 64 nodes, 0.25 ms one-way)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
+    ax = axes[3]
+    for remote, mark in ((False, "o"), (True, "s")):
+        pts = [c for c in checks if bool(c["workers"]) == remote]
+        ax.loglog([1e3 * c["measured_s"] for c in pts], [1e3 * c["predicted_s"] for c in pts], mark,
+                  label="gRPC workers" if remote else "embedded")
+    lo, hi = ax.get_xlim()
+    for f, style in ((1, "k-"), (1 + TARGET, "k:"), (1 - TARGET, "k:")):
+        ax.plot([lo, hi], [f * lo, f * hi], style, lw=0.8)
+    ax.set_title(f"validation (this machine): within +-{100 * TARGET:.0f}%")
+    ax.set_xlabel("measured ms")
+    ax.set_ylabel("predicted ms")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -171,7 +184,7 @@ def main(argv=None) -> int:
     with open(args.out, "w") as f:
         json.dump({"model": m, "target": TARGET, "within_target": within(checks), "validation": checks,
                    "predictions": big}, f, indent=1)
-    _plot(big, args.out.replace(".json", ".png"))
+    _plot(big, checks, args.out.replace(".json", ".png"))
     print(table(checks))
     print(f"every configuration within +-{100 * TARGET:.0f}%: {within(checks)}")
     return 0

@@ -157,3 +157,10 @@ def test_remote_index_serves_from_worker_processes_and_stops_them(tmp_path):
         keys, _ = ix.search(x[:1], 3)
         assert keys[0][0] == "0"
     assert all(p.proc.poll() is not None for p in procs)
+
+
+def test_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    checks = [{**compare(M, c, 1e-3)} for c in scale_model.VALIDATION[:3] + scale_model.VALIDATION[5:6]]
+    scale_model._plot(scale_model.predictions(M), checks, str(tmp_path / "p.png"))
+    assert (tmp_path / "p.png").stat().st_size > 0
