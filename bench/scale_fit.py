@@ -32,20 +32,24 @@ from .synthetic import clustered
 T, K = 40, 10
 
 
-def per_call(fn, calls: int, repeats: int = 3) -> dict:
-    """Median seconds of ``fn(i)`` for ``i < calls`` (after one warm-up pass), per repeat; the
-    median of the repeats and their spread."""
-    for i in range(calls):
-        fn(i)
-    meds = []
-    for _ in range(repeats):
-        ts = []
+def interleaved(fns: dict, calls: int, rounds: int = 5) -> dict:
+    """Per key, the median seconds of ``fns[key](i)`` for ``i < calls``: one warm-up pass of
+    each, then ``rounds`` rounds that time every key's calls in turn (a load that comes and goes
+    on this shared machine then weighs on every key alike). ``{key: {median, min, max}}``: the
+    median of the per-round medians and their spread."""
+    for fn in fns.values():
         for i in range(calls):
-            t0 = time.perf_counter()
             fn(i)
-            ts.append(time.perf_counter() - t0)
-        meds.append(float(np.median(ts)))
-    return {"median": float(np.median(meds)), "min": min(meds), "max": max(meds)}
+    meds: dict = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            ts = []
+            for i in range(calls):
+                t0 = time.perf_counter()
+                fn(i)
+                ts.append(time.perf_counter() - t0)
+            meds[k].append(float(np.median(ts)))
+    return {k: {"median": float(np.median(v)), "min": min(v), "max": max(v)} for k, v in meds.items()}
 
 
 # -- fits (pure arithmetic) ---------------------------------------------------------------
@@ -103,24 +107,30 @@ def _local(n: int, w: int, s: int, seed: int = 0):
 SUB_GRID = [(n, w, s) for n in (4000, 16000, 64000) for w, s in ((8, 1), (24, 1), (64, 1), (128, 1), (8, 4), (24, 4))]
 
 
-def measure_sub(grid=SUB_GRID, calls: int = 200):
+def measure_sub(grid=SUB_GRID, calls: int = 100):
     """``(points, graph bytes per vector)``: one query searching every subspace of a worker, per
-    subspace; the HNSW link bytes (faiss' serialised index less its vectors) per vector."""
+    subspace (every grid worker built first, then timed interleaved); the HNSW link bytes
+    (faiss' serialised index less its vectors) per vector."""
     import faiss
 
     from sanny.workers import SearchParams
 
-    points, graph = [], []
-    for n, w, s in grid:
-        lw = _local(n, w, s)
-        q = clustered(calls, w * s, 1, n_clusters=32)
-        p = SearchParams()
-        t = per_call(lambda i: lw.search(q[i: i + 1], T, p), calls)
+    p, fns, graph = SearchParams(), {}, []
+    workers = {g: _local(*g) for g in grid}
+    try:
+        for (n, w, s), lw in workers.items():
+            q = clustered(calls, w * s, 1, n_clusters=32)
+            fns[(n, w, s)] = lambda i, lw=lw, q=q: lw.search(q[i: i + 1], T, p)
+            index = lw.inners[0].index
+            graph.append((len(faiss.serialize_index(index)) - 4 * w * index.ntotal) / index.ntotal)
+        times = interleaved(fns, calls)
+    finally:
+        for lw in workers.values():
+            lw.close()
+    points = []
+    for (n, w, s), t in times.items():
         t = {k: v / s for k, v in t.items()}
         points.append({"x": {"n": n, "w": w, "s": s}, "s": t["median"], "spread": t})
-        index = lw.inners[0].index
-        graph.append((len(faiss.serialize_index(index)) - 4 * w * index.ntotal) / index.ntotal)
-        lw.close()
     return points, float(np.median(graph))
 
 
@@ -164,19 +174,18 @@ class StubWorker(Worker):
         return {"count": self.rows, "index_bytes": 0, "slice_bytes": 0}
 
 
-def coord_once(S: int, G: int, R: int, d: int, n: int = 4000, calls: int = 200) -> dict:
-    """Median seconds of one single-query ``Index.search`` with stub workers."""
+@contextlib.contextmanager
+def stub_index(tmp: str, S: int, G: int, R: int, d: int, n: int = 4000):
+    """A real index over ``n`` rows whose workers are :class:`StubWorker`\\ s."""
     from sanny.engine import Index, IndexConfig
 
-    x = clustered(n, d, 0, n_clusters=32)
-    with tempfile.TemporaryDirectory() as tmp:
-        ix = Index.create(f"{tmp}/ix", IndexConfig(dim=d, S=S, workers=G, shards=R, T=T),
-                          worker_factory=lambda spec, site: StubWorker(spec, n // R, 97 * site.rank + site.shard))
-        ix.insert([str(i) for i in range(n)], x)
-        q = clustered(calls, d, 1, n_clusters=32)
-        t = per_call(lambda i: ix.search(q[i: i + 1], K), calls)
+    ix = Index.create(f"{tmp}/ix", IndexConfig(dim=d, S=S, workers=G, shards=R, T=T),
+                      worker_factory=lambda spec, site: StubWorker(spec, n // R, 97 * site.rank + site.shard))
+    try:
+        ix.insert([str(i) for i in range(n)], clustered(n, d, 0, n_clusters=32))
+        yield ix
+    finally:
         ix.close(save=False)
-    return t
 
 
 COORD_GRID = [(S, G, R, d) for d in (32, 256, 2048) for S in (1, 2, 4, 8, 16) for G in sorted({1, S})
@@ -184,10 +193,17 @@ COORD_GRID = [(S, G, R, d) for d in (32, 256, 2048) for S in (1, 2, 4, 8, 16) fo
 
 
 def measure_coord(grid=COORD_GRID, calls: int = 100) -> list[dict]:
+    """Single-query ``Index.search`` over stub workers; the indexes of one ``d`` timed interleaved."""
     out = []
-    for S, G, R, d in grid:
-        t = coord_once(S, G, R, d, calls=calls)
-        out.append({"x": {"S": S, "G": G, "R": R, "d": d}, "s": t["median"], "spread": t})
+    for d in sorted({g[3] for g in grid}):
+        q = clustered(calls, d, 1, n_clusters=32)
+        with contextlib.ExitStack() as stack:
+            fns = {}
+            for S, G, R, d_ in (g for g in grid if g[3] == d):
+                ix = stack.enter_context(stub_index(stack.enter_context(tempfile.TemporaryDirectory()), S, G, R, d))
+                fns[(S, G, R, d)] = lambda i, ix=ix: ix.search(q[i: i + 1], K)
+            for (S, G, R, d_), t in interleaved(fns, calls).items():
+                out.append({"x": {"S": S, "G": G, "R": R, "d": d_}, "s": t["median"], "spread": t})
     return out
 
 
@@ -218,27 +234,24 @@ def remote_index(tmp: str, x, S: int, G: int, R: int, workers: int, kind: str = 
             ix.close(save=False)
 
 
-def latency(ix, q, repeats: int = 3) -> dict:
-    """Single-query ``Index.search`` latency, one query after the other."""
-    return per_call(lambda i: ix.search(q[i: i + 1], K), len(q), repeats)
-
-
 HOP_GRID = ((1, 1, 1), (2, 2, 1), (1, 1, 2))  # (S, G, R): one worker; two groups; two row shards
 
 
-def measure_hop(grid=HOP_GRID, calls: int = 300) -> list[dict]:
-    """Remote less in-process latency of a tiny exact index on ``k = G x R`` worker processes."""
+def measure_hop(grid=HOP_GRID, calls: int = 200) -> list[dict]:
+    """Remote less in-process latency of a tiny exact index on ``k = G x R`` worker processes
+    (every index up first, then timed interleaved)."""
     x = clustered(256, 8, 0)
     q = clustered(calls, 8, 1)
-    out = []
-    for S, G, R in grid:
-        t = {}
-        for workers in (0, G * R):
-            with tempfile.TemporaryDirectory() as tmp, remote_index(tmp, x, S, G, R, workers, "exact") as (ix, _):
-                t[workers] = latency(ix, q)["median"]
-        out.append({"x": {"k": G * R}, "s": max(t[G * R] - t[0], 0.0), "S": S, "G": G, "R": R,
-                    "remote": t[G * R], "local": t[0]})
-    return out
+    with contextlib.ExitStack() as stack:
+        fns = {}
+        for S, G, R in grid:
+            for workers in (0, G * R):
+                tmp = stack.enter_context(tempfile.TemporaryDirectory())
+                ix, _ = stack.enter_context(remote_index(tmp, x, S, G, R, workers, "exact"))
+                fns[(S, G, R, workers)] = lambda i, ix=ix: ix.search(q[i: i + 1], K)
+        t = {key: v["median"] for key, v in interleaved(fns, calls).items()}
+    return [{"x": {"k": G * R}, "s": max(t[S, G, R, G * R] - t[S, G, R, 0], 0.0), "S": S, "G": G, "R": R,
+             "remote": t[S, G, R, G * R], "local": t[S, G, R, 0]} for S, G, R in grid]
 
 
 def measure() -> dict:

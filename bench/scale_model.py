@@ -26,6 +26,7 @@ links); the coordinator keeps ``4 n d`` bytes of full vectors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import tempfile
@@ -102,16 +103,19 @@ def within(rows: list[dict], target: float = TARGET) -> bool:
     return all(abs(r["error"]) <= target for r in rows)
 
 
-def validate(m: dict, configs=VALIDATION, queries: int = 200) -> list[dict]:
-    out = []
-    for cfg in configs:
-        x = clustered(cfg["n"], cfg["d"], 0, n_clusters=32)
-        q = clustered(queries, cfg["d"], 1, n_clusters=32)
-        with tempfile.TemporaryDirectory() as tmp, \
-                scale_fit.remote_index(tmp, x, cfg["S"], groups_of(cfg), cfg["R"], cfg["workers"]) as (ix, _):
-            t = scale_fit.latency(ix, q)
-        out.append({**compare(m, cfg, t["median"]), "spread": t})
-    return out
+def validate(m: dict, configs=VALIDATION, queries: int = 200, rounds: int = 5) -> list[dict]:
+    """Every configuration built (its worker processes up), then their single-query latencies
+    timed interleaved (``scale_fit.interleaved``)."""
+    with contextlib.ExitStack() as stack:
+        fns = {}
+        for i, cfg in enumerate(configs):
+            x = clustered(cfg["n"], cfg["d"], 0, n_clusters=32)
+            q = clustered(queries, cfg["d"], 1, n_clusters=32)
+            tmp = stack.enter_context(tempfile.TemporaryDirectory())
+            ix, _ = stack.enter_context(scale_fit.remote_index(tmp, x, cfg["S"], groups_of(cfg), cfg["R"], cfg["workers"]))
+            fns[i] = lambda j, ix=ix, q=q: ix.search(q[j: j + 1], scale_fit.K)
+        times = scale_fit.interleaved(fns, queries, rounds)
+    return [{**compare(m, cfg, times[i]["median"]), "spread": times[i]} for i, cfg in enumerate(configs)]
 
 
 def label(r: dict) -> str:

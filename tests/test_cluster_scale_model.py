@@ -132,16 +132,21 @@ def test_stub_worker_measures_the_real_coordinator(tmp_path):
     assert (np.diff(dd, axis=2) >= 0).all()
 
 
-def test_per_call_reports_median_and_spread():
+def test_interleaved_times_every_key_in_turn():
     calls = []
-    t = scale_fit.per_call(calls.append, 5, repeats=2)
-    assert len(calls) == 5 * 3  # one warm-up pass, then two timed ones
-    assert t["min"] <= t["median"] <= t["max"]
+    t = scale_fit.interleaved({"a": lambda i: calls.append(("a", i)), "b": lambda i: calls.append(("b", i))},
+                              3, rounds=2)
+    # one warm-up pass of each, then two rounds that run a's calls, then b's
+    assert [k for k, _ in calls] == ["a"] * 3 + ["b"] * 3 + (["a"] * 3 + ["b"] * 3) * 2
+    assert [i for k, i in calls[:3]] == [0, 1, 2]
+    assert set(t) == {"a", "b"} and all(v["min"] <= v["median"] <= v["max"] for v in t.values())
 
 
 def test_validate_runs_a_configuration_end_to_end():
     cfg = {"n": 300, "d": 8, "R": 2, "S": 2, "workers": 0}
-    rows = scale_model.validate(M, configs=[cfg], queries=4)
+    rows = scale_model.validate(M, configs=[cfg, {**cfg, "R": 1}], queries=4, rounds=2)
+    assert len(rows) == 2 and rows[1]["R"] == 1
+    rows = rows[:1]
     assert len(rows) == 1 and rows[0]["measured_s"] > 0 and rows[0]["G"] == 2
     assert rows[0]["predicted_s"] == pytest.approx(predict(M, 300, 8, 2, 2, embedded=True)["latency_s"])
     assert rows[0]["error"] == pytest.approx(rows[0]["predicted_s"] / rows[0]["measured_s"] - 1)
@@ -164,3 +169,15 @@ def test_plot_writes_a_png(tmp_path):
     checks = [{**compare(M, c, 1e-3)} for c in scale_model.VALIDATION[:3] + scale_model.VALIDATION[5:6]]
     scale_model._plot(scale_model.predictions(M), checks, str(tmp_path / "p.png"))
     assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_micro_measurements_give_points_for_their_fits():
+    sub_pts, graph = scale_fit.measure_sub(grid=[(300, 8, 1), (300, 4, 2)], calls=3)
+    assert [p["x"] for p in sub_pts] == [{"n": 300, "w": 8, "s": 1}, {"n": 300, "w": 4, "s": 2}]
+    assert graph > 0 and all(p["s"] > 0 for p in sub_pts)
+    coord_pts = scale_fit.measure_coord(grid=[(1, 1, 1, 8), (2, 1, 2, 8)], calls=3)
+    assert [p["x"] for p in coord_pts] == [{"S": 1, "G": 1, "R": 1, "d": 8}, {"S": 2, "G": 1, "R": 2, "d": 8}]
+    hop = scale_fit.measure_hop(grid=((1, 1, 1),), calls=3)
+    assert hop[0]["x"] == {"k": 1} and hop[0]["s"] == max(hop[0]["remote"] - hop[0]["local"], 0.0)
+    m = scale_fit.model(sub_pts, coord_pts, hop, graph)
+    assert {"sub", "coord", "hop", "sub_fit", "coord_fit", "hop_fit"} <= set(m)
