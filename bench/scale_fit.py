@@ -3,8 +3,8 @@ validation runs of ``bench/scale_model.py``), and the least-squares fits that tu
 functions of the configuration.
 
 - ``sub``: one subspace search of one query on a ``LocalWorker`` with the default inner index
-  (faiss HNSW, beam ``T``) over ``n`` rows of width ``w``: ``a + log2(n) * (b + c * w)``,
-  fitted over a grid of ``n`` and ``w``;
+  (faiss HNSW, beam ``T``) over ``n`` rows of width ``w``, ``s`` subspace indexes searched in
+  turn by the process: ``a + a' w + log2(n) * (b + c w + e log2 s)``, fitted over a grid;
 - ``coord``: the coordinator's whole part of one ``Index.search`` call — checks, the search
   batcher (``engine/coalesce.py``), the fan-out, the R-shard merge of each grid column
   (``engine/grid.py``), the union of the S lists and the exact re-rank — measured on real
@@ -35,8 +35,9 @@ T, K = 40, 10
 def interleaved(fns: dict, calls: int, rounds: int = 5) -> dict:
     """Per key, the median seconds of ``fns[key](i)`` for ``i < calls``: one warm-up pass of
     each, then ``rounds`` rounds that time every key's calls in turn (a load that comes and goes
-    on this shared machine then weighs on every key alike). ``{key: {median, min, max}}``: the
-    median of the per-round medians and their spread."""
+    on this shared machine then weighs on every key alike). ``{key: {median, min, max}}`` of
+    the per-round medians; ``min``, the least disturbed round, is what the model is fitted on and
+    compared with (other helpers' jobs come and go on the same 2 cores)."""
     for fn in fns.values():
         for i in range(calls):
             fn(i)
@@ -58,10 +59,11 @@ def _lstsq(rows: list[list[float]], y: list[float]) -> list[float]:
 
 
 def sub_features(n: float, w: float, s: int = 1) -> list[float]:
-    """One subspace search: fixed + per visited node (``log2 n``; its distance ``x w``; its
-    cache misses when ``s`` subspace indexes share the process, searched in turn)."""
+    """One subspace search: fixed + per dimension (the query's own work) + per visited node
+    (``log2 n``; its distance ``x w``; its cache misses when ``s`` subspace indexes share the
+    process, searched in turn)."""
     L = math.log2(max(n, 2))
-    return [1.0, L, L * w, L * math.log2(max(s, 1))]
+    return [1.0, w, L, L * w, L * math.log2(max(s, 1))]
 
 
 def coord_features(S: int, G: int, R: int, d: int) -> list[float]:
@@ -130,7 +132,7 @@ def measure_sub(grid=SUB_GRID, calls: int = 100):
     points = []
     for (n, w, s), t in times.items():
         t = {k: v / s for k, v in t.items()}
-        points.append({"x": {"n": n, "w": w, "s": s}, "s": t["median"], "spread": t})
+        points.append({"x": {"n": n, "w": w, "s": s}, "s": t["min"], "spread": t})
     return points, float(np.median(graph))
 
 
@@ -203,7 +205,7 @@ def measure_coord(grid=COORD_GRID, calls: int = 100) -> list[dict]:
                 ix = stack.enter_context(stub_index(stack.enter_context(tempfile.TemporaryDirectory()), S, G, R, d))
                 fns[(S, G, R, d)] = lambda i, ix=ix: ix.search(q[i: i + 1], K)
             for (S, G, R, d_), t in interleaved(fns, calls).items():
-                out.append({"x": {"S": S, "G": G, "R": R, "d": d_}, "s": t["median"], "spread": t})
+                out.append({"x": {"S": S, "G": G, "R": R, "d": d_}, "s": t["min"], "spread": t})
     return out
 
 
@@ -249,7 +251,7 @@ def measure_hop(grid=HOP_GRID, calls: int = 200) -> list[dict]:
                 tmp = stack.enter_context(tempfile.TemporaryDirectory())
                 ix, _ = stack.enter_context(remote_index(tmp, x, S, G, R, workers, "exact"))
                 fns[(S, G, R, workers)] = lambda i, ix=ix: ix.search(q[i: i + 1], K)
-        t = {key: v["median"] for key, v in interleaved(fns, calls).items()}
+        t = {key: v["min"] for key, v in interleaved(fns, calls).items()}
     return [{"x": {"k": G * R}, "s": max(t[S, G, R, G * R] - t[S, G, R, 0], 0.0), "S": S, "G": G, "R": R,
              "remote": t[S, G, R, G * R], "local": t[S, G, R, 0]} for S, G, R in grid]
 

@@ -11,14 +11,14 @@ from sanny.bench import scale_fit, scale_model
 from sanny.bench.scale_fit import T, coord_features, fit, hop_features, residuals, sub_features
 from sanny.bench.scale_model import compare, groups_of, predict, within
 
-SUB = [1e-5, 2e-6, 1e-7, 5e-7]                  # a + L (b + c w) + e L log2(s)
+SUB = [1e-5, 3e-7, 2e-6, 1e-7, 5e-7]            # a + a' w + L (b + c w) + e L log2(s)
 COORD = [1e-4, 1e-5, 2e-5, 1e-8, 1e-10, 3e-5, 4e-6]
 M = {"sub": SUB, "coord": COORD, "hop": [3e-4, 1e-4], "graph_bytes_per_vector": 160.0}
 
 
 def sub(n, w, s=1):
     L = math.log2(n)
-    return SUB[0] + L * (SUB[1] + SUB[2] * w) + SUB[3] * L * math.log2(s)
+    return SUB[0] + SUB[1] * w + L * (SUB[2] + SUB[3] * w) + SUB[4] * L * math.log2(s)
 
 
 def coord(S, G, R, d):
@@ -63,7 +63,7 @@ def test_groups_must_divide_subspaces():
 
 def test_fits_recover_known_coefficients():
     sub_pts = [{"x": {"n": n, "w": w, "s": s}, "s": sub(n, w, s)}
-               for n in (1000, 8000, 64000) for w in (8, 32) for s in (1, 4)]
+               for n in (1000, 8000, 64000) for w in (8, 32, 64) for s in (1, 4)]
     assert fit(sub_pts, sub_features) == pytest.approx(SUB, rel=1e-6, abs=1e-12)
     grid = [(S, G, R, d) for d in (32, 128) for S in (1, 2, 8) for G in sorted({1, S}) for R in (1, 2, 4)]
     coord_pts = [{"x": {"S": S, "G": G, "R": R, "d": d}, "s": coord(S, G, R, d)} for S, G, R, d in grid]
@@ -77,7 +77,7 @@ def test_fits_recover_known_coefficients():
 
 
 def test_terms_never_go_below_zero():
-    assert scale_fit.term([-1.0, 0.0, 0.0, 0.0], sub_features, n=100, w=8) == 0.0
+    assert scale_fit.term([-1.0, 0.0, 0.0, 0.0, 0.0], sub_features, n=100, w=8) == 0.0
 
 
 def test_validation_rows_compare_with_the_matching_prediction():
@@ -102,7 +102,7 @@ def test_every_validation_configuration_is_a_grid_this_machine_can_run():
 def test_table_and_predictions_plumbing():
     row = {**compare(M, scale_model.VALIDATION[1], 1e-3), "spread": {"median": 1e-3, "min": 9e-4, "max": 2e-3}}
     text = scale_model.table([row])
-    assert "embedded R=1 S=4 G=4 n=20000 d=64" in text and "1.000 (0.900-2.000)" in text
+    assert "embedded R=1 S=4 G=4 n=20000 d=64" in text and "0.900 (1.000, 2.000)" in text
     big = scale_model.predictions(M)
     assert {p["R"] * p["groups"] * p["F"] for p in big} == {64}
     assert all(p["latency_s"] > 0 and p["S"] % p["groups"] == 0 for p in big)
@@ -151,6 +151,8 @@ def test_validate_runs_a_configuration_end_to_end():
     assert rows[0]["predicted_s"] == pytest.approx(predict(M, 300, 8, 2, 2, embedded=True)["latency_s"])
     assert rows[0]["error"] == pytest.approx(rows[0]["predicted_s"] / rows[0]["measured_s"] - 1)
     assert set(rows[0]["spread"]) == {"median", "min", "max"}
+    assert rows[0]["measured_s"] == rows[0]["spread"]["min"]  # the least disturbed round
+    assert rows[0]["error_median"] == pytest.approx(rows[0]["predicted_s"] / rows[0]["spread"]["median"] - 1)
 
 
 def test_remote_index_serves_from_worker_processes_and_stops_them(tmp_path):
@@ -179,5 +181,6 @@ def test_micro_measurements_give_points_for_their_fits():
     assert [p["x"] for p in coord_pts] == [{"S": 1, "G": 1, "R": 1, "d": 8}, {"S": 2, "G": 1, "R": 2, "d": 8}]
     hop = scale_fit.measure_hop(grid=((1, 1, 1),), calls=3)
     assert hop[0]["x"] == {"k": 1} and hop[0]["s"] == max(hop[0]["remote"] - hop[0]["local"], 0.0)
+    assert all(p["s"] == p["spread"]["min"] for p in sub_pts + coord_pts)
     m = scale_fit.model(sub_pts, coord_pts, hop, graph)
     assert {"sub", "coord", "hop", "sub_fit", "coord_fit", "hop_fit"} <= set(m)
