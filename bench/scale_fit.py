@@ -14,6 +14,10 @@ functions of the configuration.
   processes on loopback), ``h1 + (k - 1) h_extra``: a tiny exact index served by 1 worker, by
   2 groups and by 2 row shards, less the same index in process;
 - ``graph_bytes_per_vector``: faiss' serialised HNSW less its copy of the vectors, per vector.
+
+Each ``*_setup(stack, fns)`` builds its indexes (closed by ``stack``), registers its timed
+calls in ``fns`` and returns ``done(times)``; :func:`interleaved` times every registered call
+together with the validation runs (``scale_model.run``).
 """
 from __future__ import annotations
 
@@ -30,14 +34,14 @@ from sanny.workers import Worker
 from .synthetic import clustered
 
 T, K = 40, 10
+CALLS = 100  # timed single queries per key and round
 
 
 def interleaved(fns: dict, calls: int, rounds: int = 5) -> dict:
     """Per key, the median seconds of ``fns[key](i)`` for ``i < calls``: one warm-up pass of
     each, then ``rounds`` rounds that time every key's calls in turn (a load that comes and goes
     on this shared machine then weighs on every key alike). ``{key: {median, min, max}}`` of
-    the per-round medians; ``min``, the least disturbed round, is what the model is fitted on and
-    compared with (other helpers' jobs come and go on the same 2 cores)."""
+    the per-round medians."""
     for fn in fns.values():
         for i in range(calls):
             fn(i)
@@ -109,31 +113,30 @@ def _local(n: int, w: int, s: int, seed: int = 0):
 SUB_GRID = [(n, w, s) for n in (4000, 16000, 64000) for w, s in ((8, 1), (24, 1), (64, 1), (128, 1), (8, 4), (24, 4))]
 
 
-def measure_sub(grid=SUB_GRID, calls: int = 100):
-    """``(points, graph bytes per vector)``: one query searching every subspace of a worker, per
-    subspace (every grid worker built first, then timed interleaved); the HNSW link bytes
+def sub_setup(stack, fns: dict, grid=SUB_GRID, calls: int = CALLS):
+    """Registers in ``fns`` one query searching every subspace of each grid worker; returns
+    ``done(times) -> (points, graph bytes per vector)``: per subspace, and the HNSW link bytes
     (faiss' serialised index less its vectors) per vector."""
     import faiss
 
     from sanny.workers import SearchParams
 
-    p, fns, graph = SearchParams(), {}, []
-    workers = {g: _local(*g) for g in grid}
-    try:
-        for (n, w, s), lw in workers.items():
-            q = clustered(calls, w * s, 1, n_clusters=32)
-            fns[(n, w, s)] = lambda i, lw=lw, q=q: lw.search(q[i: i + 1], T, p)
-            index = lw.inners[0].index
-            graph.append((len(faiss.serialize_index(index)) - 4 * w * index.ntotal) / index.ntotal)
-        times = interleaved(fns, calls)
-    finally:
-        for lw in workers.values():
-            lw.close()
-    points = []
-    for (n, w, s), t in times.items():
-        t = {k: v / s for k, v in t.items()}
-        points.append({"x": {"n": n, "w": w, "s": s}, "s": t["min"], "spread": t})
-    return points, float(np.median(graph))
+    p, graph = SearchParams(), []
+    for n, w, s in grid:
+        lw = _local(n, w, s)
+        stack.callback(lw.close)
+        q = clustered(calls, w * s, 1, n_clusters=32)
+        fns[("sub", n, w, s)] = lambda i, lw=lw, q=q: lw.search(q[i: i + 1], T, p)
+        index = lw.inners[0].index
+        graph.append((len(faiss.serialize_index(index)) - 4 * w * index.ntotal) / index.ntotal)
+
+    def done(times: dict):
+        points = []
+        for n, w, s in grid:
+            t = {k: v / s for k, v in times[("sub", n, w, s)].items()}
+            points.append({"x": {"n": n, "w": w, "s": s}, "s": t["median"], "spread": t})
+        return points, float(np.median(graph))
+    return done
 
 
 # -- coord: the coordinator with stub workers -------------------------------------------------
@@ -194,19 +197,17 @@ COORD_GRID = [(S, G, R, d) for d in (32, 256, 2048) for S in (1, 2, 4, 8, 16) fo
               for R in (1, 2, 4)]
 
 
-def measure_coord(grid=COORD_GRID, calls: int = 100) -> list[dict]:
-    """Single-query ``Index.search`` over stub workers; the indexes of one ``d`` timed interleaved."""
-    out = []
-    for d in sorted({g[3] for g in grid}):
-        q = clustered(calls, d, 1, n_clusters=32)
-        with contextlib.ExitStack() as stack:
-            fns = {}
-            for S, G, R, d_ in (g for g in grid if g[3] == d):
-                ix = stack.enter_context(stub_index(stack.enter_context(tempfile.TemporaryDirectory()), S, G, R, d))
-                fns[(S, G, R, d)] = lambda i, ix=ix: ix.search(q[i: i + 1], K)
-            for (S, G, R, d_), t in interleaved(fns, calls).items():
-                out.append({"x": {"S": S, "G": G, "R": R, "d": d_}, "s": t["min"], "spread": t})
-    return out
+def coord_setup(stack, fns: dict, grid=COORD_GRID, calls: int = CALLS):
+    """Registers single-query ``Index.search`` calls over stub workers; ``done(times) -> points``."""
+    qs = {d: clustered(calls, d, 1, n_clusters=32) for d in {g[3] for g in grid}}
+    for S, G, R, d in grid:
+        ix = stack.enter_context(stub_index(stack.enter_context(tempfile.TemporaryDirectory()), S, G, R, d))
+        fns[("coord", S, G, R, d)] = lambda i, ix=ix, q=qs[d]: ix.search(q[i: i + 1], K)
+
+    def done(times: dict):
+        return [{"x": {"S": S, "G": G, "R": R, "d": d}, "s": times[("coord", S, G, R, d)]["median"],
+                 "spread": times[("coord", S, G, R, d)]} for S, G, R, d in grid]
+    return done
 
 
 # -- hop: remote round trips ---------------------------------------------------------------
@@ -239,31 +240,33 @@ def remote_index(tmp: str, x, S: int, G: int, R: int, workers: int, kind: str = 
 HOP_GRID = ((1, 1, 1), (2, 2, 1), (1, 1, 2))  # (S, G, R): one worker; two groups; two row shards
 
 
-def measure_hop(grid=HOP_GRID, calls: int = 200) -> list[dict]:
-    """Remote less in-process latency of a tiny exact index on ``k = G x R`` worker processes
-    (every index up first, then timed interleaved)."""
-    x = clustered(256, 8, 0)
-    q = clustered(calls, 8, 1)
-    with contextlib.ExitStack() as stack:
-        fns = {}
-        for S, G, R in grid:
-            for workers in (0, G * R):
-                tmp = stack.enter_context(tempfile.TemporaryDirectory())
-                ix, _ = stack.enter_context(remote_index(tmp, x, S, G, R, workers, "exact"))
-                fns[(S, G, R, workers)] = lambda i, ix=ix: ix.search(q[i: i + 1], K)
-        t = {key: v["min"] for key, v in interleaved(fns, calls).items()}
-    return [{"x": {"k": G * R}, "s": max(t[S, G, R, G * R] - t[S, G, R, 0], 0.0), "S": S, "G": G, "R": R,
-             "remote": t[S, G, R, G * R], "local": t[S, G, R, 0]} for S, G, R in grid]
+def hop_setup(stack, fns: dict, grid=HOP_GRID, calls: int = CALLS):
+    """Registers a tiny exact index on ``k = G x R`` worker processes and the same in process;
+    ``done(times) -> points``: remote less in-process latency."""
+    x, q = clustered(256, 8, 0), clustered(calls, 8, 1)
+    for S, G, R in grid:
+        for workers in (0, G * R):
+            tmp = stack.enter_context(tempfile.TemporaryDirectory())
+            ix, _ = stack.enter_context(remote_index(tmp, x, S, G, R, workers, "exact"))
+            fns[("hop", S, G, R, workers)] = lambda i, ix=ix: ix.search(q[i: i + 1], K)
+
+    def done(times: dict):
+        t = {key[1:]: v["median"] for key, v in times.items() if key[0] == "hop"}
+        return [{"x": {"k": G * R}, "s": max(t[S, G, R, G * R] - t[S, G, R, 0], 0.0), "S": S, "G": G, "R": R,
+                 "remote": t[S, G, R, G * R], "local": t[S, G, R, 0]} for S, G, R in grid]
+    return done
 
 
-def measure() -> dict:
-    sub, graph = measure_sub()
-    coord = measure_coord()
-    hop = measure_hop()
-    return model(sub, coord, hop, graph)
+def setup(stack, fns: dict, calls: int = CALLS):
+    """Every micro-measurement registered in ``fns``; ``done(times) -> model``."""
+    sub, coord, hop = (f(stack, fns, calls=calls) for f in (sub_setup, coord_setup, hop_setup))
+
+    def done(times: dict) -> dict:
+        return model(*sub(times), coord(times), hop(times))
+    return done
 
 
-def model(sub: list[dict], coord: list[dict], hop: list[dict], graph: float) -> dict:
+def model(sub: list[dict], graph: float, coord: list[dict], hop: list[dict]) -> dict:
     """The fitted terms, their points and how well each fit reproduces its points."""
     m = {"T": T, "k": K, "graph_bytes_per_vector": graph}
     for name, points, features in (("sub", sub, sub_features), ("coord", coord, coord_features),

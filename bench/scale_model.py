@@ -22,9 +22,10 @@ links); the coordinator keeps ``4 n d`` bytes of full vectors.
 ``python -m sanny.bench.scale_model`` measures the terms, validates against embedded runs and
 ``sanny worker`` processes on loopback (1-2 workers: this machine has 2 cores), and writes
 ``bench/results/scale_model.json`` and a plot of predictions up to 1e9 x 2048-d. Every timing
-is the median single-query latency of one round; configurations are timed interleaved, round
-after round, and both the fits and the validation take each one's least disturbed round (the
-median round's error is reported beside it). Far beyond the measured grids (n = 4,000-64,000
+is the median single-query latency of one round; the micro-measurements and the validation
+runs are all set up first, then timed together, interleaved round after round, so both see the
+shared machine in the same moments; each key's median round is used (the best round's error is
+reported beside it). Far beyond the measured grids (n = 4,000-64,000
 rows per subspace, caches warm) the predictions are extrapolations of ``log2 n``.
 """
 from __future__ import annotations
@@ -107,24 +108,36 @@ def within(rows: list[dict], target: float = TARGET) -> bool:
     return all(abs(r["error"]) <= target for r in rows)
 
 
-def validate(m: dict, configs=VALIDATION, queries: int = 200, rounds: int = 5) -> list[dict]:
-    """Every configuration built (its worker processes up), then their single-query latencies
-    timed interleaved (``scale_fit.interleaved``)."""
-    with contextlib.ExitStack() as stack:
-        fns = {}
-        for i, cfg in enumerate(configs):
-            x = clustered(cfg["n"], cfg["d"], 0, n_clusters=32)
-            q = clustered(queries, cfg["d"], 1, n_clusters=32)
-            tmp = stack.enter_context(tempfile.TemporaryDirectory())
-            ix, _ = stack.enter_context(scale_fit.remote_index(tmp, x, cfg["S"], groups_of(cfg), cfg["R"], cfg["workers"]))
-            fns[i] = lambda j, ix=ix, q=q: ix.search(q[j: j + 1], scale_fit.K)
-        times = scale_fit.interleaved(fns, queries, rounds)
-    out = []
+def validation_setup(stack, fns: dict, configs=VALIDATION, calls: int = scale_fit.CALLS):
+    """Registers each configuration's single-query searches (its index built, its worker
+    processes up); returns ``done(model, times) -> rows``."""
     for i, cfg in enumerate(configs):
-        row = {**compare(m, cfg, times[i]["min"]), "spread": times[i]}
-        row["error_median"] = row["predicted_s"] / times[i]["median"] - 1  # against the median round
-        out.append(row)
-    return out
+        x = clustered(cfg["n"], cfg["d"], 0, n_clusters=32)
+        q = clustered(calls, cfg["d"], 1, n_clusters=32)
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        ix, _ = stack.enter_context(scale_fit.remote_index(tmp, x, cfg["S"], groups_of(cfg), cfg["R"], cfg["workers"]))
+        fns[("validate", i)] = lambda j, ix=ix, q=q: ix.search(q[j: j + 1], scale_fit.K)
+
+    def done(m: dict, times: dict) -> list[dict]:
+        out = []
+        for i, cfg in enumerate(configs):
+            t = times[("validate", i)]
+            out.append({**compare(m, cfg, t["median"]), "spread": t,
+                        "error_best": compare(m, cfg, t["min"])["error"]})
+        return out
+    return done
+
+
+def run(configs=VALIDATION, calls: int = scale_fit.CALLS, rounds: int = 7, fit_setup=scale_fit.setup):
+    """Micro-measurements and validation runs all set up, then timed together, interleaved
+    (``scale_fit.interleaved``): both see the machine in the same moments. ``(model, rows)``."""
+    with contextlib.ExitStack() as stack:
+        fns: dict = {}
+        fitted = fit_setup(stack, fns, calls=calls)
+        checked = validation_setup(stack, fns, configs, calls)
+        times = scale_fit.interleaved(fns, calls, rounds)
+    m = fitted(times)
+    return m, checked(m, times)
 
 
 def label(r: dict) -> str:
@@ -133,14 +146,14 @@ def label(r: dict) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| configuration | measured ms: best round (median, worst round) | predicted ms "
-             "(coord + hop + workers) | error (vs median round) |", "|---|---|---|---|"]
+    lines = ["| configuration | measured ms: median round (best-worst) | predicted ms "
+             "(coord + hop + workers) | error (vs best round) |", "|---|---|---|---|"]
     for r in rows:
         s = r["spread"]
-        lines.append(f"| {label(r)} | {1e3 * s['min']:.3f} ({1e3 * s['median']:.3f}, {1e3 * s['max']:.3f}) | "
+        lines.append(f"| {label(r)} | {1e3 * s['median']:.3f} ({1e3 * s['min']:.3f}-{1e3 * s['max']:.3f}) | "
                      f"{1e3 * r['predicted_s']:.3f} ({1e3 * r['coord_s']:.3f} + {1e3 * r['hop_s']:.3f} + "
                      f"{1e3 * r['workers_s']:.3f}) | {100 * r['error']:+.0f}% "
-                     f"({100 * r.get('error_median', r['error']):+.0f}%) |")
+                     f"({100 * r.get('error_best', r['error']):+.0f}%) |")
     return "\n".join(lines)
 
 
@@ -192,8 +205,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sanny.bench.scale_model")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "scale_model.json"))
     args = ap.parse_args(argv)
-    m = scale_fit.measure()
-    checks = validate(m)
+    m, checks = run()
     big = predictions(m)
     with open(args.out, "w") as f:
         json.dump({"model": m, "target": TARGET, "within_target": within(checks), "validation": checks,

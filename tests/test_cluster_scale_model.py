@@ -102,7 +102,7 @@ def test_every_validation_configuration_is_a_grid_this_machine_can_run():
 def test_table_and_predictions_plumbing():
     row = {**compare(M, scale_model.VALIDATION[1], 1e-3), "spread": {"median": 1e-3, "min": 9e-4, "max": 2e-3}}
     text = scale_model.table([row])
-    assert "embedded R=1 S=4 G=4 n=20000 d=64" in text and "0.900 (1.000, 2.000)" in text
+    assert "embedded R=1 S=4 G=4 n=20000 d=64" in text and "1.000 (0.900-2.000)" in text
     big = scale_model.predictions(M)
     assert {p["R"] * p["groups"] * p["F"] for p in big} == {64}
     assert all(p["latency_s"] > 0 and p["S"] % p["groups"] == 0 for p in big)
@@ -142,17 +142,22 @@ def test_interleaved_times_every_key_in_turn():
     assert set(t) == {"a", "b"} and all(v["min"] <= v["median"] <= v["max"] for v in t.values())
 
 
-def test_validate_runs_a_configuration_end_to_end():
+def test_run_times_validation_and_micro_measurements_together():
     cfg = {"n": 300, "d": 8, "R": 2, "S": 2, "workers": 0}
-    rows = scale_model.validate(M, configs=[cfg, {**cfg, "R": 1}], queries=4, rounds=2)
-    assert len(rows) == 2 and rows[1]["R"] == 1
-    rows = rows[:1]
-    assert len(rows) == 1 and rows[0]["measured_s"] > 0 and rows[0]["G"] == 2
-    assert rows[0]["predicted_s"] == pytest.approx(predict(M, 300, 8, 2, 2, embedded=True)["latency_s"])
-    assert rows[0]["error"] == pytest.approx(rows[0]["predicted_s"] / rows[0]["measured_s"] - 1)
-    assert set(rows[0]["spread"]) == {"median", "min", "max"}
-    assert rows[0]["measured_s"] == rows[0]["spread"]["min"]  # the least disturbed round
-    assert rows[0]["error_median"] == pytest.approx(rows[0]["predicted_s"] / rows[0]["spread"]["median"] - 1)
+    seen = {}
+
+    def fit_setup(stack, fns, calls):
+        fns[("micro",)] = lambda i: None
+        return lambda times: (seen.update(times), M)[1]
+
+    m, rows = scale_model.run(configs=[cfg, {**cfg, "R": 1}], calls=4, rounds=2, fit_setup=fit_setup)
+    assert m is M and set(seen) == {("micro",), ("validate", 0), ("validate", 1)}
+    assert len(rows) == 2 and rows[1]["R"] == 1 and rows[0]["G"] == 2
+    r = rows[0]
+    assert r["predicted_s"] == pytest.approx(predict(M, 300, 8, 2, 2, embedded=True)["latency_s"])
+    assert r["measured_s"] == r["spread"]["median"] == seen[("validate", 0)]["median"]
+    assert r["error"] == pytest.approx(r["predicted_s"] / r["measured_s"] - 1)
+    assert r["error_best"] == pytest.approx(r["predicted_s"] / r["spread"]["min"] - 1)
 
 
 def test_remote_index_serves_from_worker_processes_and_stops_them(tmp_path):
@@ -174,13 +179,22 @@ def test_plot_writes_a_png(tmp_path):
 
 
 def test_micro_measurements_give_points_for_their_fits():
-    sub_pts, graph = scale_fit.measure_sub(grid=[(300, 8, 1), (300, 4, 2)], calls=3)
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        fns = {}
+        sub = scale_fit.sub_setup(stack, fns, grid=[(300, 8, 1), (300, 4, 2)], calls=3)
+        coord = scale_fit.coord_setup(stack, fns, grid=[(1, 1, 1, 8), (2, 1, 2, 8)], calls=3)
+        hop = scale_fit.hop_setup(stack, fns, grid=((1, 1, 1),), calls=3)
+        assert len(fns) == 2 + 2 + 2
+        times = scale_fit.interleaved(fns, 3, rounds=2)
+    sub_pts, graph = sub(times)
     assert [p["x"] for p in sub_pts] == [{"n": 300, "w": 8, "s": 1}, {"n": 300, "w": 4, "s": 2}]
     assert graph > 0 and all(p["s"] > 0 for p in sub_pts)
-    coord_pts = scale_fit.measure_coord(grid=[(1, 1, 1, 8), (2, 1, 2, 8)], calls=3)
+    assert sub_pts[1]["s"] == pytest.approx(times[("sub", 300, 4, 2)]["median"] / 2)  # per subspace
+    coord_pts = coord(times)
     assert [p["x"] for p in coord_pts] == [{"S": 1, "G": 1, "R": 1, "d": 8}, {"S": 2, "G": 1, "R": 2, "d": 8}]
-    hop = scale_fit.measure_hop(grid=((1, 1, 1),), calls=3)
-    assert hop[0]["x"] == {"k": 1} and hop[0]["s"] == max(hop[0]["remote"] - hop[0]["local"], 0.0)
-    assert all(p["s"] == p["spread"]["min"] for p in sub_pts + coord_pts)
-    m = scale_fit.model(sub_pts, coord_pts, hop, graph)
+    hop_pts = hop(times)
+    assert hop_pts[0]["x"] == {"k": 1} and hop_pts[0]["s"] == max(hop_pts[0]["remote"] - hop_pts[0]["local"], 0.0)
+    m = scale_fit.model(sub_pts, graph, coord_pts, hop_pts)
     assert {"sub", "coord", "hop", "sub_fit", "coord_fit", "hop_fit"} <= set(m)
