@@ -34,7 +34,7 @@ from sanny.workers import Worker
 from .synthetic import clustered
 
 T, K = 40, 10
-CALLS = 100  # timed single queries per key and round
+CALLS = 50  # timed single queries per key and round (many short rounds: the noise is bursty)
 
 
 def interleaved(fns: dict, calls: int, rounds: int = 5) -> dict:
