@@ -1,7 +1,8 @@
 """``sanny bench-report RESULTS_DIR... --out BENCHMARKS.md``: the benchmark document, generated.
 
 Every number comes from the result directories (``results.json``, ``peers.json``) and every
-figure is their ``pareto.png`` / ``scaling.png``; the prose around them is fixed text. Nothing
+figure is their ``pareto.png`` / ``scaling.png``; the prose around them is fixed text, plus a
+directory's own ``NOTES.md`` (what happened in that run) when it has one. Nothing
 in the output is typed by hand, so rerunning the benchmarks and this command regenerates it.
 """
 from __future__ import annotations
@@ -29,6 +30,9 @@ threshold, the setting with the best *median*. Build time includes training (PCA
 Each library runs in the same process, with `OMP_WAIT_POLICY=PASSIVE` so one library's idle
 OpenMP threads do not spin on the cores another is using.
 """
+
+
+NOTES_FILE = "NOTES.md"  # optional prose a result directory carries into the report
 
 
 def _load(result_dir: str) -> tuple[list[dict], dict]:
@@ -131,8 +135,13 @@ def build_report(result_dirs: list[str], out_path: str) -> str:
         prov = rows[0].get("provenance", {})
         lines += [f"## {', '.join(dict.fromkeys(r['dataset'] for r in rows)) if not multi_n else rows[0]['dataset'].split('@')[0] + ' (prefix series)'}", "",
                   f"Results: `{os.path.relpath(os.path.abspath(d), base)}`", ""]
-        if prov.get("argv"):
-            lines += ["```bash", "sanny " + " ".join(prov["argv"]), "```", ""]
+        argvs = dict.fromkeys(" ".join(r["provenance"]["argv"]) for r in rows if r.get("provenance", {}).get("argv"))
+        if argvs:  # every command that wrote rows here (a --resume run adds its own), in order
+            lines += ["```bash", *("sanny " + a for a in argvs), "```", ""]
+        notes = os.path.join(d, NOTES_FILE)
+        if os.path.exists(notes):  # the run's own words (prose only: numbers come from the rows)
+            with open(notes) as f:
+                lines += [f.read().strip(), ""]
         lines += _provenance(rows)
         lines += ["### Frontier at recall 0.90 / 0.95 / 0.99", "",
                   results.render_markdown(results.pareto_table(rows)).replace("### ", "#### "), ""]

@@ -51,6 +51,16 @@ def test_report_tables_hold_the_file_numbers(tmp_path):
     assert "](r/pareto.png)" in md
 
 
+def test_report_lists_every_command_and_the_runs_notes(tmp_path):
+    resumed = _row("hnsw", 0.97, 4000.0)
+    resumed["provenance"] = {**resumed["provenance"], "argv": ["bench", "toy.hdf5", "--out", "r", "--resume"]}
+    d = _write(str(tmp_path / "r"), [*ROWS_A, resumed])
+    open(os.path.join(d, report.NOTES_FILE), "w").write("The second command added one setting.\n")
+    md = report.build_report([d], str(tmp_path / "BENCH.md"))
+    assert "sanny bench toy.hdf5 --out r\nsanny bench toy.hdf5 --out r --resume\n" in md
+    assert "The second command added one setting." in md
+
+
 def test_compare_ratios(tmp_path):
     table = compare.ratios(ROWS_A, ROWS_B)
     got = {(r["algorithm"], r["threshold"]): r for r in table}
