@@ -7,6 +7,7 @@ remote workers read. ``Durable`` is a base class of ``Index``; nothing else uses
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import threading
@@ -27,6 +28,8 @@ from .pca import PCA
 from .split import Layout, assign, group
 from .store import VectorStore
 from .wal import PUT, WriteAheadLog
+
+log = logging.getLogger(__name__)
 
 
 class Durable:
@@ -157,10 +160,8 @@ class Durable:
         return self.layout is not None
 
     def save(self) -> None:
-        """Checkpoint: snapshot, switch CURRENT, empty the WAL. Writes wait (so the WAL holds
-        nothing newer than the snapshot); searches go on (only the graph build locks them out)."""
-        blocked = [b for b in (w.save_blocker() for w in self.workers) if b]
-        if blocked:  # before anything is written (a degraded grid would fail half-way)
+        """Checkpoint: snapshot, switch CURRENT, empty the WAL. Writes wait; searches go on."""
+        if blocked := [b for b in (w.save_blocker() for w in self.workers) if b]:  # before writing anything
             raise WorkerUnavailable("; ".join(blocked))
         with self._write_lock:
             self._seq.drain()
@@ -178,10 +179,9 @@ class Durable:
             self.journal.clear()
             self._dirty = False
 
-    def start_checkpoints(self, wal_bytes: int = 64 << 20, seconds: float = 300.0, records: int = 1_000,
-                          retry_seconds: float = 5.0):
-        """Checkpoint automatically by WAL size / record count / time (``engine.checkpoint``)."""
-        self._auto = self._auto or AutoCheckpoint(self, wal_bytes, seconds, records, retry_seconds)
+    def start_checkpoints(self, **bounds):
+        """Checkpoint automatically by WAL size / record count / time (``AutoCheckpoint``'s bounds)."""
+        self._auto = self._auto or AutoCheckpoint(self, **bounds)
         return self._auto
 
     def close(self, save: bool = True) -> None:
@@ -190,7 +190,10 @@ class Durable:
         with self._write_lock:
             self._seq.drain()
             if save and self._dirty:
-                self.save()
+                try:
+                    self.save()
+                except WorkerUnavailable as e:  # a degraded grid: the next open replays the WAL
+                    log.warning("closing without a checkpoint, the WAL keeps every write: %s", e)
             with self._lock:
                 for w in self.workers:
                     w.close()

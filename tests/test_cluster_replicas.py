@@ -110,3 +110,23 @@ def test_checkpoints_wait_for_a_down_replica_then_resume(tmp_path):
         assert list(got[:, 0]) == keys[:200]
     finally:
         grid.close(save=False)
+
+
+def test_close_with_a_replica_down_keeps_everything_in_the_wal(tmp_path):
+    """close() cannot checkpoint a degraded grid: it still closes (no exception, lock released)
+    and the next open replays every acknowledged write from the WAL."""
+    x, _, keys = dataset(n=200)
+    cfg = IndexConfig(dim=32, S=2, shards=2, inner=EXACT, T=20)
+    grid = Index.create(str(tmp_path / "grid"), cfg, worker_factory=_factory)
+    grid.insert(keys[:100], x[:100])
+    grid.save()
+    grid.workers[0].cells[1].replicas[0].down = True
+    grid.insert(keys[100:], x[100:])
+    assert grid.workers[0].cells[1].state == "degraded"
+    grid.close()  # would checkpoint: deferred, closed anyway
+    again = Index.open(str(tmp_path / "grid"), worker_factory=_factory)
+    try:
+        got, _ = again.search(x, k=1)
+        assert list(got[:, 0]) == keys
+    finally:
+        again.close()
