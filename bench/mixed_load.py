@@ -49,6 +49,9 @@ def _serialised_writes(index):
             setattr(index, m, fn)
 
 
+START_WAIT = 120.0  # s: bound on waiting for every client to connect
+
+
 def _client(port: int, dim: int, c: int, read: float, seconds: float, max_requests: int, seed: int,
             go) -> dict:
     """One client: its own channel; ``go`` (a barrier) starts every client's clock at once."""
@@ -56,7 +59,7 @@ def _client(port: int, dim: int, c: int, read: float, seconds: float, max_reques
     out = {"search": 0, "write": 0, "errors": 0, "latency": []}  # latency: seconds per search
     with Client(f"127.0.0.1:{port}") as cl:
         cl.search(rng.normal(size=(1, dim)).astype(np.float32), 10)  # connected before the clock
-        go.wait()
+        go.wait(START_WAIT)  # a client that cannot connect breaks the barrier instead of hanging the rest
         t0 = time.monotonic()
         stop = t0 + seconds
         for i in range(max_requests):
