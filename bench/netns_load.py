@@ -26,7 +26,9 @@ def _say(**kw) -> None:
 
 
 def run(addresses: list[str], root: str, clients: int = 4, n0: int = 600, writes: int = 40, batch: int = 10,
-        on_fault=None, on_heal=None, failover_after: float = 1.0) -> dict:
+        on_fault=None, on_heal=None, failover_after: float = 1.0, seconds: float | None = None) -> dict:
+    """``writes`` batches of ``batch`` inserts; with ``seconds``, as many as fit in that time (at
+    most ``writes``), the fault half-way through the time."""
     from sanny.engine import Index, IndexConfig, InnerParams
     from sanny.workers.transports import factory_from_config
 
@@ -58,11 +60,16 @@ def run(addresses: list[str], root: str, clients: int = 4, n0: int = 600, writes
         threads = [threading.Thread(target=searcher, daemon=True) for _ in range(clients)]
         for t in threads:
             t.start()
-        degraded = False
+        degraded, faulted, t_start = False, False, time.monotonic()
         for j in range(writes):
             a = n0 + j * batch
-            if j == writes // 2 and on_fault:
+            elapsed = time.monotonic() - t_start
+            if seconds is not None and elapsed >= seconds:
+                break
+            half = elapsed >= seconds / 2 if seconds is not None else j == writes // 2
+            if half and not faulted and on_fault:
                 on_fault()
+                faulted = True
             ix.insert(keys[a: a + batch], x[a: a + batch])
             acked.extend(keys[a: a + batch])
             degraded |= cell.state != "ready"
@@ -74,13 +81,16 @@ def run(addresses: list[str], root: str, clients: int = 4, n0: int = 600, writes
         stop.set()
         for t in threads:
             t.join(WAIT)
-        found, _ = ix.search(x[n0:n], k=1)
+        n = n0 + len(acked)  # checked in chunks: each replica attempt is capped by failover_after
+        found = np.concatenate([ix.search(x[a: min(a + 500, n)], k=1)[0] for a in range(n0, n, 500)]
+                               or [np.empty((0, 1), object)])
         victim, sibling = cell.replicas
         return {"failed": failed, "searches": len(lat), "acked": len(acked),
                 "lost": int((~ix.exists(acked)).sum()), "misfound": int((found[:, 0] != np.array(keys[n0:n], object)).sum()),
                 "degraded_seen": degraded, "ready": ready, "wait_ready_s": waited, "catchup_s": cell.catchups,
                 "counts": [victim.stats()["count"], sibling.stats()["count"]],
-                "search_p50_ms": 1e3 * float(np.median(lat)) if lat else None}
+                "search_p50_ms": 1e3 * float(np.median(lat)) if lat else None,
+                "seconds": time.monotonic() - t_start}
     finally:
         ix.close(save=False)
 
@@ -90,6 +100,8 @@ def main(argv=None) -> int:
     ap.add_argument("--addresses", required=True, help="four HOST:PORT, comma-separated")
     ap.add_argument("--index", required=True)
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=None, help="write for this long (fault half-way)")
+    ap.add_argument("--writes", type=int, default=40, help="batches of 10 inserts (at most, with --seconds)")
     args = ap.parse_args(argv)
 
     def ask(event):
@@ -98,7 +110,8 @@ def main(argv=None) -> int:
             sys.stdin.readline()
         return fn
 
-    res = run(args.addresses.split(","), args.index, args.clients, on_fault=ask("fault"), on_heal=ask("heal"))
+    res = run(args.addresses.split(","), args.index, args.clients, writes=args.writes, on_fault=ask("fault"),
+              on_heal=ask("heal"), seconds=args.seconds)
     _say(event="result", **res)
     return 0
 
