@@ -88,13 +88,14 @@ class Coalescer:
     def _take(self) -> list[_Job]:
         """The oldest job and every later one with its key, up to ``max_rows`` rows."""
         first = self._pending[0]
-        batch, rows = [], 0
+        batch, rest, rows = [], [], 0
         for j in self._pending:
             if j.key == first.key and (not batch or rows + len(j.q) <= self.max_rows):
                 batch.append(j)
                 rows += len(j.q)
-        taken = set(map(id, batch))
-        self._pending = [j for j in self._pending if id(j) not in taken]
+            else:
+                rest.append(j)
+        self._pending = rest
         return batch
 
     def _run(self, batch: list[_Job]) -> None:

@@ -72,7 +72,7 @@ class GrpcWorker(RemoteWorker):
         if method == "build":
             return self._stub.Build, pb.WorkerBuildRequest(optimize=kw["optimize"])
         if method == "save":
-            return self._stub.Save, pb.WorkerSaveRequest(tag=kw["tag"], seq=kw["seq"], keep=kw.get("keep", ()))
+            return self._stub.Save, pb.WorkerSaveRequest(tag=kw["tag"], seq=kw["seq"], keep=kw.get("keep") or ())
         if method == "load":
             return self._stub.Load, pb.WorkerLoadRequest(tag=kw["tag"], spec=spec)
         if method == "stats":
