@@ -91,7 +91,8 @@ class GridColumn(Worker):
 
     # -- reads ---------------------------------------------------------------------------
     def search(self, queries, T, params=None):
-        parts = self._each(self.cells, lambda cell, r: cell.read(lambda w: w.search(queries, T, params)))
+        m = len(queries)
+        parts = self._each(self.cells, lambda cell, r: cell.read(lambda w: w.search(queries, T, params), m))
         if self.R == 1:
             return parts[0]
         ids = np.concatenate([np.where(i >= 0, i * self.R + r, -1) for r, (i, _) in enumerate(parts)], axis=2)
@@ -110,7 +111,7 @@ class GridColumn(Worker):
             mine = valid & (cand % self.R == r)
             if mine.any():
                 local = np.where(mine, cand // self.R, -1)
-                out[mine] = cell.read(lambda w: w.partial_distances(queries, local))[mine]
+                out[mine] = cell.read(lambda w: w.partial_distances(queries, local), len(queries))[mine]
 
         self._each(self.cells, one)
         return out

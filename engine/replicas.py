@@ -1,8 +1,12 @@
 """One grid cell: F replicas of the same (row shard, subspace group), with failover and catch-up.
 
 Searches go to one healthy replica (round-robin) and, when it fails with a transport error,
-to the next one within the caller's deadline; each attempt is bounded by ``failover_after`` so
-a paused replica (SIGSTOP, cut link) costs one bounded wait, not the whole deadline. Writes go
+to the next one within the caller's deadline; each attempt is bounded by a cap so a paused
+replica (SIGSTOP, cut link) costs one bounded wait, not the whole deadline. The cap grows with
+the request: ``failover_after`` plus ``SLACK`` times the slowest recent seconds per query row
+times its rows. A replica that misses its cap but answers a status call is slow, not gone: it
+stays up and the request is tried again without a cap (within the caller's deadline), so a big
+batch never marks healthy replicas down. Writes go
 to every healthy replica; a replica that fails one is marked *down* and skipped — the write is
 acknowledged when at least one replica applied it, because the coordinator's WAL stays the
 source of truth. A down replica is probed in a background thread; once it answers it is caught
@@ -25,6 +29,7 @@ from sanny.workers.errors import DeadlineExceeded, WorkerUnavailable
 log = logging.getLogger(__name__)
 
 DOWN_ERRORS = (WorkerUnavailable, DeadlineExceeded)
+SLACK = 4.0  # cap = failover_after + SLACK * (recent seconds per row) * rows
 
 
 class Cell:
@@ -36,6 +41,8 @@ class Cell:
         self.up = [True] * len(self.replicas)
         self.catchups: list[float] = []   # seconds each rejoin took (catch-up included)
         self.failovers = 0                # searches answered by another replica after an error
+        self.slow = 0                     # attempts past their cap on a replica that was alive
+        self.row_seconds = 0.0            # recent seconds per query row of an answered read
         self._rr = 0
         self._state = threading.Lock()    # up / _rr
         self._writes = threading.Lock()   # writes vs. a replica rejoining
@@ -102,24 +109,59 @@ class Cell:
             start = self._rr
         return live[start % len(live):] + live[: start % len(live)] if live else []
 
-    def read(self, fn):
-        """``fn(replica)`` on one healthy replica, failing over to the others on transport errors."""
+    def cap(self, rows: int) -> float:
+        """Seconds one attempt of a ``rows``-row read may take before the next replica is tried."""
+        return self.failover_after + SLACK * self.row_seconds * max(1, rows)
+
+    def _learn(self, rows: int, seconds: float) -> None:
+        """Follow the cost per row: up at once, down slowly (one fast answer must not shrink the
+        cap for the next big batch)."""
+        rate = seconds / max(1, rows)
+        self.row_seconds = rate if rate > self.row_seconds else 0.8 * self.row_seconds + 0.2 * rate
+
+    def _alive(self, i: int) -> bool:
+        """Whether replica ``i`` answers a status call within ``failover_after`` (slow vs. gone)."""
+        try:
+            with deadline(self.failover_after):
+                self.replicas[i].stats()
+            return True
+        except Exception:  # noqa: BLE001 - any failure: treat it as down
+            return False
+
+    def read(self, fn, rows: int = 1):
+        """``fn(replica)`` on one healthy replica, failing over to the others on transport errors;
+        ``rows`` (the request's query rows) sizes each attempt's cap."""
         err: Exception | None = None
-        for n, i in enumerate(self._order()):
+        order, patient, n = self._order(), len(self.replicas) == 1, 0
+        while order:
+            i = order.pop(0)
             left = remaining()
             if left is not None and left <= 0:
                 break
-            cap = self.failover_after if left is None else min(left, self.failover_after)
+            cap = None if patient else self.cap(rows)
+            if cap is not None and left is not None:
+                cap = min(cap, left)
+            t0 = time.monotonic()
             try:
-                with deadline(cap if len(self.replicas) > 1 else None):
+                with deadline(cap):
                     out = fn(self.replicas[i])
             except DOWN_ERRORS as e:
                 outer = remaining()
                 if outer is not None and outer <= 0:
                     raise  # the caller's deadline, not the replica's fault
-                self._down(i, e)
                 err = e
+                if cap is not None and isinstance(e, DeadlineExceeded) and self._alive(i):
+                    with self._state:
+                        self.slow += 1
+                    log.info("cell %s: replica %d slow, not down (%d rows past %.3g s): trying again "
+                             "without a cap", self.name, i, rows, cap)
+                    patient = True
+                    order.append(i)  # after the others (if any), this time without a cap
+                    continue
+                self._down(i, e)
+                n += 1
                 continue
+            self._learn(rows, time.monotonic() - t0)
             if n:
                 self.failovers += 1
             return out
@@ -164,7 +206,7 @@ class Cell:
                 st = {"error": str(e)}
             reps.append({**st, "up": self.up[i]})
         return {"cell": self.name, "state": self.state, "replicas": reps, "failovers": self.failovers,
-                "catchup_s": list(self.catchups)}
+                "slow": self.slow, "catchup_s": list(self.catchups)}
 
     def close(self) -> None:
         self._stop.set()
