@@ -30,6 +30,16 @@ def _stat(pid: int) -> tuple[str, int, int] | None:
     return rest[0], int(rest[1]), int(rest[19])
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a live process (every thread) has used, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            rest = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def alive(pid: int, start: int | None = None) -> bool:
     """Running (not a zombie), and the same process when ``start`` (its start time) is given."""
     st = _stat(pid)

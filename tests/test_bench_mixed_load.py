@@ -33,3 +33,53 @@ def test_engine_paths_switch_batching_and_restore_it(make_index):
             assert ix._coalescer.enabled == (path == "batched")
             assert (ix.insert.__name__ == "locked") == (path == "serialised")
     assert ix._coalescer.enabled and ix.insert.__name__ == "insert"
+
+
+def test_a_running_server_as_target_with_its_cpu_and_a_rerendered_report(tmp_path):
+    """``--save-data`` + ``bench/mixed_serve.py`` + ``--target``: the harness drives a server in
+    another process, reads that process's CPU, and the report is rendered again from the json."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from sanny.bench import mixed_load
+
+    npy = tmp_path / "x.npy"
+    mixed_load.main(["--save-data", str(npy), "--n", "300", "--dim", "16"])
+    serve = os.path.join(os.path.dirname(mixed_load.__file__), "mixed_serve.py")
+    srv = subprocess.Popen([sys.executable, serve, str(npy), "--S", "2"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        line = srv.stdout.readline().split()  # blocks until it serves (or it died: '')
+        assert line[:1] == ["PORT"], line
+        port, pid = int(line[1]), int(line[3])
+        assert pid == srv.pid
+        out = tmp_path / "res"
+        mixed_load.main(["--target", f"one=127.0.0.1:{port},{pid}", "--target", f"two=127.0.0.1:{port}",
+                         "--dim", "16", "--clients", "2", "--seconds", "600", "--max-requests", "30", "--repeats", "2",
+                         "--out", str(out)])
+    finally:
+        srv.stdin.close()
+        srv.wait(60)
+    data = json.loads((out / "mixed-load.json").read_text())
+    rows = {r["path"]: r["runs"] for r in data["rows"]}
+    assert set(rows) == {"one", "two"} and all(len(v) == 2 for v in rows.values())
+    assert all(r["errors"] == 0 and r["search"] > 0 for v in rows.values() for r in v)
+    assert all(r["server_cpu_ms"] > 0 for r in rows["one"])  # the server's own process, by pid
+    assert data["provenance"]["argv"] and "commit" in data["provenance"]
+    md = (out / "mixed-load.md").read_text()
+    (out / "mixed-load.md").unlink()
+    assert mixed_load.main(["--report", str(out)]) is None and (out / "mixed-load.md").read_text() == md
+    assert srv.returncode == 0
+
+
+def test_cpu_seconds_of_a_process_counts_its_work():
+    import os
+
+    from sanny.bench.procs import cpu_seconds
+
+    before = cpu_seconds(os.getpid())
+    sum(i * i for i in range(2_000_000))  # some CPU work of this process
+    assert cpu_seconds(os.getpid()) > before
+    assert cpu_seconds(2 ** 22 + 12345) is None  # no such process

@@ -69,4 +69,4 @@ def test_worker_calls_carry_the_client_deadline(slow):
     with served(slow) as port, grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
         pb_grpc.SannyStub(ch).Search(pb.SearchRequest(queries=matrix(data(2, seed=3)), k=3), timeout=5)
     assert len(seen) == len(slow.workers)
-    assert all(d is not None and 0 < d <= 5 for d in seen)  # the client's 5 s, counting down
+    assert all(d is not None and 0 < d <= 5 for d in seen), seen  # the client's 5 s, counting down
