@@ -56,7 +56,8 @@ def _cells(ix, S: int) -> list[dict]:
     """Count and bytes of every cell's replica 0, in the workers' address order (shard-major)."""
     cols = ix.info()["workers"]
     return [{k: cols[g]["cells"][r]["replicas"][0].get(k) for k in ("count", "slice_bytes", "index_bytes")}
-            | {"widths": cols[g]["widths"], "shard": r, "group": g} for r in range(len(cols[0]["cells"])) for g in range(S)]
+            | {"widths": cols[g]["widths"], "shard": r, "group": g}
+            for r in range(len(cols[0]["cells"])) for g in range(S)]
 
 
 def variant(ds, cfg, k: int, search: dict, work: str, step) -> dict:
@@ -79,8 +80,9 @@ def variant(ds, cfg, k: int, search: dict, work: str, step) -> dict:
     with serve_modes.serve("embedded", os.path.join(work, "empty"), [], [], os.path.join(logs, "empty")) as top:
         row["embedded_baseline"] = _mem(top.coordinator.pid)
     with serve_modes.serve("embedded", os.path.join(work, "embedded"), [], [], os.path.join(logs, "embedded")) as top:
+        loaded = _mem(top.coordinator.pid)["rss_mb"]
         emb = _answers(top.address, ds, k, search)
-        row["embedded"] = _mem(top.coordinator.pid)
+        row["embedded"] = _mem(top.coordinator.pid) | {"loaded_rss_mb": loaded}
     step("grid build")
     dirs = [os.path.join(work, "workers", f"worker-{i}") for i in range(n_workers)]
     with serve_modes.worker_procs(dirs, logs) as ws:
@@ -95,20 +97,23 @@ def variant(ds, cfg, k: int, search: dict, work: str, step) -> dict:
     step("grid serve (netns)")
     with serve_modes.serve(f"netns{n_workers}", os.path.join(work, "grid"), dirs, groups, os.path.join(logs, "grid"),
                            R) as top:
+        loaded = [_mem(p.pid)["rss_mb"] for p in (top.coordinator, *top.workers)]  # the coordinator loaded them
         grid = _answers(top.address, ds, k, search)
-        row["coordinator"] = _mem(top.coordinator.pid)
-        row["workers"] = [{**_mem(w.pid), "baseline_rss_mb": b["rss_mb"], "address": w.address, **c}
-                          for w, b, c in zip(top.workers, idle, cells)]
+        row["coordinator"] = _mem(top.coordinator.pid) | {"loaded_rss_mb": loaded[0]}
+        row["workers"] = [{**_mem(w.pid), "loaded_rss_mb": m, "baseline_rss_mb": b["rss_mb"], "address": w.address,
+                           **c} for w, m, b, c in zip(top.workers, loaded[1:], idle, cells)]
     row.update(recall_embedded=metrics.recall(ds, emb, k), recall_grid=metrics.recall(ds, grid, k),
                same_answers=float((emb == grid).all(1).mean()))
     return row | ratios(row)
 
 
 def ratios(row: dict) -> dict:
-    """Largest worker over the embedded process: raw VmRSS, raw VmHWM, and net of the baselines."""
+    """Largest worker over the embedded process: raw VmRSS after the queries, right after loading
+    (before any query), raw VmHWM, and net of the baselines."""
     w = max(row["workers"], key=lambda x: x["rss_mb"])
     emb, base = row["embedded"], row["embedded_baseline"]
     return {"ratio_rss": w["rss_mb"] / emb["rss_mb"],
+            "ratio_loaded": max(x["loaded_rss_mb"] for x in row["workers"]) / emb["loaded_rss_mb"],
             "ratio_hwm": max(x["hwm_mb"] for x in row["workers"]) / emb["hwm_mb"],
             "ratio_net": (w["rss_mb"] - w["baseline_rss_mb"]) / (emb["rss_mb"] - base["rss_mb"])}
 

@@ -13,10 +13,12 @@ def markdown(rows: list[dict]) -> str:
            "MB are MiB of VmRSS after every test query was answered (VmHWM, the peak, in brackets). "
            "`embedded`: one `sanny serve --index` process; `worker`: each `sanny worker` in its own "
            "namespace host; baselines: an idle worker / `sanny serve` of an empty index. Ratios: the "
-           "largest worker over the embedded process (raw RSS, raw HWM, RSS net of both baselines).", "",
-           "| inner | keep_vectors | recall embedded | recall grid | same answers | embedded MB (baseline) | "
-           "coordinator MB | worker MB | worker baseline MB | rows / worker | ratio RSS | ratio HWM | ratio net |",
-           "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+           "largest worker over the embedded process (raw RSS; raw RSS right after loading, before any "
+           "query; raw HWM; RSS net of both baselines).", "",
+           "| inner | keep_vectors | recall embedded | recall grid | same answers | embedded MB (baseline) "
+           "| coordinator MB | worker MB | worker baseline MB | rows / worker | ratio RSS "
+           "| ratio loaded | ratio HWM | ratio net |",
+           "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         e, c, ws = r["embedded"], r["coordinator"], r["workers"]
         out.append(f"| {r['inner']} | {r['keep_vectors']} | {r['recall_embedded']:.4f} | {r['recall_grid']:.4f} | "
@@ -24,7 +26,7 @@ def markdown(rows: list[dict]) -> str:
                    f"({r['embedded_baseline']['rss_mb']:.0f}) | {c['rss_mb']:.0f} [{c['hwm_mb']:.0f}] | "
                    + " / ".join(f"{w['rss_mb']:.0f} [{w['hwm_mb']:.0f}]" for w in ws) + " | "
                    f"{max(w['baseline_rss_mb'] for w in ws):.0f} | {'/'.join(str(w['count']) for w in ws)} | "
-                   f"{r['ratio_rss']:.3f} | {r['ratio_hwm']:.3f} | {r['ratio_net']:.3f} |")
+                   f"{r['ratio_rss']:.3f} | {r['ratio_loaded']:.3f} | {r['ratio_hwm']:.3f} | {r['ratio_net']:.3f} |")
     return "\n".join(out) + "\n"
 
 

@@ -58,10 +58,10 @@ def test_grid_memory_end_to_end(tiny_hdf5, tmp_path):
             assert w["count"] == N // 2 and sum(w["widths"]) == DIM // 2
             assert 4 * w["slice_bytes"] == r["embedded_bytes"]["slice_bytes"]
             assert w["address"].startswith(f"{SUBNET}.") and not w["address"].startswith(f"{SUBNET}.1:")
-            assert 0 < w["baseline_rss_mb"] and 0 < w["rss_mb"] <= w["hwm_mb"]
+            assert 0 < w["baseline_rss_mb"] and 0 < w["loaded_rss_mb"] <= w["hwm_mb"] and 0 < w["rss_mb"] <= w["hwm_mb"]
         for p in (r["embedded"], r["embedded_baseline"], r["coordinator"]):
             assert 0 < p["rss_mb"] <= p["hwm_mb"]
-        assert r["ratio_rss"] > 0 and r["ratio_hwm"] > 0 and r["ratio_net"] is not None
+        assert r["ratio_rss"] > 0 and r["ratio_loaded"] > 0 and r["ratio_hwm"] > 0 and r["ratio_net"] is not None
 
     # every process it started (build-time workers, served topologies) and every namespace is gone
     assert set(descendants(os.getpid())) <= before
