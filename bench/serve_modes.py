@@ -140,8 +140,10 @@ def write_config(path: str, workers: dict) -> str:
     return path
 
 
-def grpc_table(addresses: list[str], groups: list[list[int]]) -> dict:
-    return {"transport": "grpc", "addresses": addresses, "groups": groups, "timeout": 120, "slow_timeout": 1800}
+def grpc_table(addresses: list[str], groups: list[list[int]], shards: int = 1) -> dict:
+    """``addresses`` in (shard, group) order: shard r's group g is ``addresses[r * len(groups) + g]``."""
+    return {"transport": "grpc", "addresses": addresses, "groups": groups, "timeout": 120, "slow_timeout": 1800,
+            **({"shards": shards} if shards > 1 else {})}
 
 
 def ray_table(data_dir: str, groups: list[list[int]]) -> dict:
@@ -191,9 +193,11 @@ def coordinator(index_dir: str, log_path: str, config: str | None = None, lab: L
 
 
 @contextlib.contextmanager
-def serve(mode: str, index_dir: str, worker_dirs: list[str], groups: list[list[int]], logdir: str):
+def serve(mode: str, index_dir: str, worker_dirs: list[str], groups: list[list[int]], logdir: str,
+          shards: int = 1):
     """Start ``mode`` (``embedded``, ``grpcN``, ``netnsN`` or ``rayN``) over a built index; yields a Topology
-    (``netnsN`` raises :class:`.netns.LabUnavailable` where namespaces cannot be made)."""
+    (``netnsN`` raises :class:`.netns.LabUnavailable` where namespaces cannot be made). ``shards``: the
+    index's R (``grpcN`` / ``netnsN`` only; ``worker_dirs`` in :func:`grpc_table`'s address order)."""
     os.makedirs(logdir, exist_ok=True)
     coord_log = os.path.join(logdir, "coordinator.log")
     if mode == "embedded":
@@ -203,7 +207,7 @@ def serve(mode: str, index_dir: str, worker_dirs: list[str], groups: list[list[i
         with contextlib.ExitStack() as stack:  # netns: the lab (namespaces, every process left in them) goes last
             lab = stack.enter_context(Lab(len(worker_dirs))) if mode.startswith("netns") else None
             ws = stack.enter_context(worker_procs(worker_dirs, logdir, lab))
-            cfg = write_config(os.path.join(logdir, "serve.toml"), grpc_table([w.address for w in ws], groups))
+            cfg = write_config(os.path.join(logdir, "serve.toml"), grpc_table([w.address for w in ws], groups, shards))
             c = stack.enter_context(coordinator(index_dir, coord_log, cfg, lab))
             yield Topology(c.address, c, ws)
     elif mode.startswith("ray"):
