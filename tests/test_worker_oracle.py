@@ -296,3 +296,19 @@ def test_worker_rejects_wrong_slice_width(worker, data):
         w.insert(ids[:3], X[:3, :10])
     with pytest.raises(ValueError):
         w.insert(ids[:3], X[:2])
+
+
+def test_a_loaded_slice_store_adopts_the_saved_arrays_and_still_grows():
+    """SliceStore.from_state keeps the arrays it is given (one copy of the slices while a
+    worker loads, not two); later inserts grow it as usual and keep what was loaded."""
+    from sanny.workers.slices import SliceStore
+
+    st = {"s0": np.arange(15, dtype=np.float32).reshape(5, 3), "s1": np.ones((5, 2), np.float32),
+          "live": np.array([True, True, False, True, True])}
+    store = SliceStore.from_state([3, 2], st)
+    assert store.arrays[0] is st["s0"] and store.arrays[1] is st["s1"] and store.live is st["live"]
+    assert (store.size, store.count) == (5, 4)
+    store.put(np.array([9]), [np.full((1, 3), 7, np.float32), np.full((1, 2), 8, np.float32)])
+    assert store.size == 10 and store.capacity >= 10 and store.count == 5
+    np.testing.assert_array_equal(store.arrays[0][:5], np.arange(15, dtype=np.float32).reshape(5, 3))
+    np.testing.assert_array_equal(store.is_live(np.array([1, 2, 9, 8])), [True, False, True, False])

@@ -70,11 +70,11 @@ class SliceStore:
 
     @classmethod
     def from_state(cls, widths: list[int], st: dict[str, np.ndarray]) -> "SliceStore":
-        live = np.asarray(st["live"], bool)
-        store = cls(widths, capacity=max(1024, len(live)))
-        n = len(live)
-        for i in range(len(widths)):
-            store.arrays[i][:n] = st[f"s{i}"]
-        store.live[:n] = live
-        store.size = n
+        """A store that adopts the loaded arrays instead of copying them into new ones, so a
+        worker's load holds one copy of its slices, not two for a moment (its peak memory); the
+        first insert after the load grows them (capacity doubling, as always)."""
+        store = cls(widths, capacity=0)
+        store.arrays = [np.ascontiguousarray(st[f"s{i}"], np.float32) for i in range(len(widths))]
+        store.live = np.ascontiguousarray(st["live"], bool)
+        store.size = len(store.live)
         return store
