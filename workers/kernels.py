@@ -121,7 +121,7 @@ def scan(q: np.ndarray, X: np.ndarray, T: int, metric: str, dead: np.ndarray | N
     ``dead`` is set are excluded. ``(rows[m, T], dists[m, T])`` as :func:`topk_rows`."""
     n = len(X)
     chunk = max(1, (1 << 24) // max(n, 1))
-    xx = (X * X).sum(1)
+    xx = np.einsum("ij,ij->i", X, X)  # row norms without a temporary copy of X (peak memory)
     rows, dists = [], []
     for i in range(0, len(q), chunk):
         qc = q[i: i + chunk]
