@@ -117,15 +117,17 @@ def topk_rows(d: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
 
 def scan(q: np.ndarray, X: np.ndarray, T: int, metric: str, dead: np.ndarray | None = None):
     """Exact top-``T`` rows of ``X`` per query by BLAS: ``|x|^2 - 2<q,x> + |q|^2`` clipped at 0
-    (``ip``: ``-<q,x>``), in chunks that keep the ``m x n`` matrix near 4M entries; rows where
+    (``ip``: ``-<q,x>``), in chunks that keep the ``m x n`` matrix near 16M entries; rows where
     ``dead`` is set are excluded. ``(rows[m, T], dists[m, T])`` as :func:`topk_rows`."""
     n = len(X)
-    chunk = max(1, (1 << 22) // max(n, 1))
+    chunk = max(1, (1 << 24) // max(n, 1))
     xx = np.einsum("ij,ij->i", X, X)  # row norms without a temporary copy of X (peak memory)
     rows, dists = [], []
     for i in range(0, len(q), chunk):
         qc = q[i: i + chunk]
-        d = qc @ X.T  # the one m x n array: every step below works in place (peak memory)
+        # the one m x n array: every step below works in place (peak memory). Smaller chunks
+        # measured worse: glibc then keeps the freed arrays in its heap instead of unmapping them
+        d = qc @ X.T
         if metric == "ip":
             np.negative(d, out=d)
         else:
