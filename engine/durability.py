@@ -6,7 +6,6 @@ remote workers read. ``Durable`` is a base class of ``Index``; nothing else uses
 """
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
@@ -16,6 +15,7 @@ import numpy as np
 
 from sanny.workers import WorkerSite, WorkerSpec, local_factory
 from sanny.workers.errors import IndexCorrupt, InvalidArgument, WorkerUnavailable
+from sanny.workers.fsio import lock_dir
 
 from . import grid, snapshot, validate
 from .checkpoint import AutoCheckpoint
@@ -38,12 +38,7 @@ class Durable:
     def __init__(self, root: str, worker_factory=None):
         """Use :meth:`create` or :meth:`open`."""
         self.root = root
-        self._lockfile = open(os.path.join(root, "LOCK"), "a")
-        try:
-            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lockfile.close()
-            raise IndexCorrupt(f"{root!r} is already open in another process") from None
+        self._lockfile = lock_dir(root, lambda: IndexCorrupt(f"{root!r} is already open in another process"))
         self._factory = worker_factory or local_factory
         self._lock = threading.RLock()        # state: searches, and each write's short apply
         self._write_lock = threading.RLock()  # writers' checks + seq + WAL write (no fsync); take before _lock
@@ -70,7 +65,8 @@ class Durable:
         if os.path.exists(root) and os.listdir(root):
             if not overwrite:
                 raise InvalidArgument("path", f"{root!r} exists and is not empty (pass overwrite=True)")
-            shutil.rmtree(root)
+            with lock_dir(root, lambda: IndexCorrupt(f"{root!r} is open in another process: not overwritten")):
+                shutil.rmtree(root)
         os.makedirs(root, exist_ok=True)
         self = cls(root, worker_factory)
         self.config, self.pca = config, None

@@ -297,6 +297,27 @@ def test_create_refuses_non_empty_dir(saved_index, small16):
     assert tree_digest(saved_index, skip=()) == before
 
 
+def test_create_overwrite_refuses_an_index_open_elsewhere(saved_index, small16):
+    """overwrite=True deletes a directory only if no one has it open (flock on LOCK): an index
+    open in this or another process is left as it is, and its handle keeps working."""
+    X, _ = small16
+    first = Index.open(saved_index)
+    try:
+        before = tree_digest(saved_index, skip=("LOCK",))
+        with pytest.raises(IndexCorrupt, match="open in another process: not overwritten"):
+            Index.create(saved_index, IndexConfig(dim=16, S=2, inner=EXACT), overwrite=True)
+        assert tree_digest(saved_index, skip=("LOCK",)) == before
+        first.insert(["still-here"], X[60])
+        assert first.exists(["still-here"])[0]
+    finally:
+        first.close()
+    fresh = Index.create(saved_index, IndexConfig(dim=16, S=2, inner=EXACT), overwrite=True)  # closed: allowed
+    try:
+        assert len(fresh) == 0
+    finally:
+        fresh.close()
+
+
 def test_manifest_records_config(saved_index):
     with open(os.path.join(saved_index, "manifest.json")) as f:
         man = json.load(f)

@@ -1,7 +1,21 @@
-"""fsync helpers shared by the coordinator's WAL / snapshots and the worker host's saves."""
+"""fsync helpers shared by the coordinator's WAL / snapshots and the worker host's saves, and
+the directory lock both take (one process per index / data directory)."""
 from __future__ import annotations
 
+import fcntl
 import os
+
+
+def lock_dir(directory: str, busy):
+    """``directory/LOCK`` opened and flock'ed exclusively (closing the file unlocks it);
+    ``raise busy()`` when another process holds it."""
+    f = open(os.path.join(directory, "LOCK"), "a")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise busy() from None
+    return f
 
 
 def fsync_dir(path: str) -> None:

@@ -17,7 +17,6 @@ state name the epoch their caller is in step with; on a mismatch the host raises
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -28,7 +27,7 @@ import threading
 
 import numpy as np
 
-from .fsio import fsync_dir, fsync_tree
+from .fsio import fsync_dir, fsync_tree, lock_dir
 
 from .base import SearchParams, WorkerSpec
 from .local import LocalWorker
@@ -55,12 +54,8 @@ class WorkerHost:
     def __init__(self, data_dir: str):
         self.data_dir = os.path.abspath(data_dir)
         os.makedirs(os.path.join(self.data_dir, "saves"), exist_ok=True)
-        self._lockfile = open(os.path.join(self.data_dir, "LOCK"), "a")
-        try:
-            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lockfile.close()
-            raise RuntimeError(f"data directory {self.data_dir!r} is in use by another worker") from None
+        self._lockfile = lock_dir(self.data_dir, lambda: RuntimeError(
+            f"data directory {self.data_dir!r} is in use by another worker"))
         self._lock = threading.Lock()
         self.worker: LocalWorker | None = None
         self.lineage, self.applied_seq, self.base = "", 0, ("", 0)
