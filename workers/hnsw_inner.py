@@ -17,6 +17,9 @@ from .base import InnerParams, SearchParams
 from .kernels import single_threaded
 
 
+REBUILD_SHARE = 0.05  # removed vectors, as a share of the graph, that Index.build() rebuilds for
+
+
 class HnswInner:
     """faiss ``IndexHNSWFlat`` / ``IndexHNSWSQ`` over one subspace. faiss numbers vectors in
     insertion order; ``gid_of`` maps them to internal ids. No in-place remove in HNSW: removed
@@ -31,15 +34,20 @@ class HnswInner:
         self._faiss = faiss
         self.width, self.p, self.metric, self.store, self.s = width, params, metric, store, s
         self.quantized = quantized
-        kind = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
-        if quantized:
-            self.index = faiss.IndexHNSWSQ(width, faiss.ScalarQuantizer.QT_8bit, params.hnsw_M, kind)
-        else:
-            self.index = faiss.IndexHNSWFlat(width, params.hnsw_M, kind)
-        self.index.hnsw.efConstruction = params.hnsw_ef_construction
+        self.index = self._new_index()
         self.gid_of = np.zeros(1024, np.int64)
         self.masked = 0
         self._params: dict = {}  # (ef, size) -> SearchParametersHNSW (built once)
+
+    def _new_index(self):
+        faiss, p = self._faiss, self.p
+        kind = faiss.METRIC_INNER_PRODUCT if self.metric == "ip" else faiss.METRIC_L2
+        if self.quantized:
+            index = faiss.IndexHNSWSQ(self.width, faiss.ScalarQuantizer.QT_8bit, p.hnsw_M, kind)
+        else:
+            index = faiss.IndexHNSWFlat(self.width, p.hnsw_M, kind)
+        index.hnsw.efConstruction = p.hnsw_ef_construction
+        return index
 
     def add(self, ids, x) -> None:
         if len(ids) == 0:
@@ -56,7 +64,23 @@ class HnswInner:
         self.masked += len(ids)
 
     def build(self, optimize: bool = False) -> None:
-        pass
+        """``optimize`` (``Index.build()``, ``sanny build``, after ``register``): when removed
+        vectors are ``REBUILD_SHARE`` or more of the graph, build it again over the live ones.
+        HNSW has no in-place remove, so this is how upserts' and removes' memory comes back and
+        searches stop over-fetching for them (fewer stay masked: a few removes must not cost a
+        huge index a full build). Without ``optimize`` (after every write) nothing."""
+        if not optimize or not self.masked or self.masked < REBUILD_SHARE * self.index.ntotal:
+            return
+        gid = self.gid_of[: self.index.ntotal]
+        gid = np.unique(gid[self.store.is_live(gid)])  # a replayed insert left two nodes for one id
+        x = np.ascontiguousarray(self.store.arrays[self.s][gid])
+        self.index = self._new_index()
+        if len(gid):
+            if not self.index.is_trained:  # hnsw_sq: its quantiser from the live vectors
+                self.index.train(x)
+            self.index.add(x)
+        self.gid_of = grown(gid.copy(), 1024, len(gid))
+        self.masked = 0
 
     def search(self, q, T: int, params: SearchParams):
         m = len(q)
