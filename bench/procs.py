@@ -20,24 +20,25 @@ STOP_TIMEOUT = 60.0    # the coordinator saves the index on SIGTERM
 
 
 # -- /proc ---------------------------------------------------------------------------------
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """``(state, ppid, starttime)`` of a live process, None when it is gone."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (field 3 on), None when gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            rest = f.read().rsplit(")", 1)[1].split()
+            return f.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return rest[0], int(rest[1]), int(rest[19])
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """``(state, ppid, starttime)`` of a live process, None when it is gone."""
+    rest = _stat_fields(pid)
+    return None if rest is None else (rest[0], int(rest[1]), int(rest[19]))
 
 
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds a live process (every thread) has used, None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            rest = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+    rest = _stat_fields(pid)
+    return None if rest is None else (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def alive(pid: int, start: int | None = None) -> bool:
