@@ -2,6 +2,7 @@
 searches and upserts; every request is counted, none fails, and every upsert is in the index."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sanny.bench.mixed_load import PATHS, engine_path, run
@@ -71,6 +72,40 @@ def test_a_running_server_as_target_with_its_cpu_and_a_rerendered_report(tmp_pat
     md = (out / "mixed-load.md").read_text()
     (out / "mixed-load.md").unlink()
     assert mixed_load.main(["--report", str(out)]) is None and (out / "mixed-load.md").read_text() == md
+    assert srv.returncode == 0
+
+
+def test_null_server_is_the_servicer_with_an_engine_that_does_nothing(tmp_path):
+    """``mixed_serve.py --null`` (the transport ceiling): searches get the constant answer
+    through the whole servicer (keys of ids 0-9), writes are acknowledged and not applied,
+    and bad requests still get the servicer's INVALID_ARGUMENT."""
+    import os
+    import subprocess
+    import sys
+
+    from sanny.bench import mixed_load
+    from sanny.engine.api.client import Client
+    from sanny.workers.errors import InvalidArgument
+
+    npy = tmp_path / "x.npy"
+    mixed_load.main(["--save-data", str(npy), "--n", "300", "--dim", "16"])
+    serve = os.path.join(os.path.dirname(mixed_load.__file__), "mixed_serve.py")
+    srv = subprocess.Popen([sys.executable, serve, str(npy), "--S", "2", "--null"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        line = srv.stdout.readline().split()
+        assert line[:1] == ["PORT"], line
+        with Client(f"127.0.0.1:{line[1]}") as cl:
+            q = np.load(npy)[:3] + 5.0
+            keys, _d = cl.search(q, 4)
+            assert [list(r) for r in keys] == [["0", "1", "2", "3"]] * 3
+            assert cl.upsert(["new"], q[:1]) == 1
+            assert cl.info()["count"] == 300  # acknowledged, not applied
+            with pytest.raises(InvalidArgument, match="queries"):
+                cl.search(np.zeros((1, 5), np.float32), 4)
+    finally:
+        srv.stdin.close()
+        srv.wait(60)
     assert srv.returncode == 0
 
 

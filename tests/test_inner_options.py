@@ -139,3 +139,43 @@ def test_build_S_auto_picks_and_reports(tmp_path, small16, capsys, S):
     assert "chose S=" in out
     with Index.open(str(tmp_path / "idx")) as ix:
         assert f"chose S={ix.config.S}" in out
+
+
+@pytest.mark.parametrize("m", [1, 5])
+def test_hnsw_search_keeps_each_rows_first_live_entries_in_distance_order(m):
+    """Once ids are removed, a row is faiss' over-fetched row with the dead (and missing)
+    entries dropped, order kept, padded with (-1, inf): the same as sorting with dead = inf."""
+    from sanny.workers.hnsw_inner import _first_live
+
+    rng = np.random.default_rng(m)
+    for _ in range(50):
+        size, T = int(rng.integers(1, 40)), int(rng.integers(1, 30))
+        d = np.sort(rng.random((m, size)).astype(np.float32), axis=1)
+        gid = rng.permutation(1000)[: m * size].reshape(m, size)
+        gid[:, size - int(rng.integers(0, 3)):] = -1     # faiss found fewer than size
+        d[gid < 0] = np.inf
+        ok = (rng.random((m, size)) < 0.6) & (gid >= 0)
+        ids, out = _first_live(gid, d, ok, T)
+        ref = np.where(ok, d, np.inf)
+        order = np.argsort(ref, axis=1, kind="stable")[:, :T]
+        want_ids = np.full((m, T), -1)
+        want_d = np.full((m, T), np.inf, np.float32)
+        t = order.shape[1]
+        want_ids[:, :t] = np.where(np.take_along_axis(ok, order, 1), np.take_along_axis(gid, order, 1), -1)
+        want_d[:, :t] = np.take_along_axis(ref, order, 1)
+        assert np.array_equal(ids, want_ids) and np.array_equal(out, want_d)
+        assert ids.dtype == np.int64 and out.dtype == np.float32
+
+
+def test_hnsw_worker_never_returns_removed_ids_and_one_query_matches_its_batch_row(data32):
+    X, Q = data32
+    w = LocalWorker(WorkerSpec(subspaces=[0], widths=[32], inner=HNSW))
+    w.insert(np.arange(len(X)), X)
+    w.remove(np.arange(0, len(X), 10))  # every tenth id: masked in the graph, over-fetched for
+    ids, d = w.search(Q[:6], 20)
+    assert ids.shape == (1, 6, 20) and (ids >= 0).all()
+    assert not (ids % 10 == 0).any()
+    assert (np.diff(d, axis=2) >= 0).all()                  # each row sorted by distance
+    for i in range(6):
+        one, dd = w.search(Q[i: i + 1], 20)
+        assert np.array_equal(one[0, 0], ids[0, i]) and np.allclose(dd[0, 0], d[0, i])

@@ -105,14 +105,7 @@ class HnswInner:
             d[missing] = np.inf  # faiss pads with its largest float
         if masked == 0 and size == T:  # nothing removed: faiss' sorted rows are the answer
             return gid, d
-        ok = self.store.is_live(gid)
-        d = np.where(ok, d, np.inf).astype(np.float32)
-        order = np.argsort(d, axis=1, kind="stable")[:, :T]
-        ids = np.full((m, T), -1, np.int64)
-        out = np.full((m, T), np.inf, np.float32)
-        ids[:, : order.shape[1]] = np.where(np.take_along_axis(ok, order, 1), np.take_along_axis(gid, order, 1), -1)
-        out[:, : order.shape[1]] = np.take_along_axis(d, order, 1)
-        return ids, out
+        return _first_live(gid, d, self.store.is_live(gid), T)
 
     def save(self, path: str) -> None:
         self._faiss.write_index(self.index, os.path.join(path, "hnsw.faiss"))
@@ -130,3 +123,25 @@ class HnswInner:
 
     def close(self) -> None:
         pass
+
+
+def _first_live(gid: np.ndarray, d: np.ndarray, ok: np.ndarray, T: int):
+    """Each row's first ``T`` live entries in faiss' order (its rows come sorted by distance,
+    missing ones last), padded with (-1, inf). A stable partition on liveness rather than a
+    sort by distance: ~5 us instead of ~16 us for one query, paid by every subspace of every
+    search once anything was removed."""
+    m = len(gid)
+    ids = np.full((m, T), -1, np.int64)
+    out = np.full((m, T), np.inf, np.float32)
+    if m == 1:
+        keep = np.flatnonzero(ok[0])[:T]
+        ids[0, : len(keep)] = gid[0, keep]
+        out[0, : len(keep)] = d[0, keep]
+        return ids, out
+    order = np.argsort(~ok, axis=1, kind="stable")[:, :T]
+    rows = np.arange(m)[:, None]
+    kept = ok[rows, order]
+    t = order.shape[1]
+    ids[:, :t] = np.where(kept, gid[rows, order], -1)
+    out[:, :t] = np.where(kept, d[rows, order], np.inf)
+    return ids, out
