@@ -21,6 +21,7 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import sys
 import tempfile
 import threading
 import time
@@ -173,22 +174,30 @@ def _target(spec: str) -> tuple[str, str, int | None]:
 
 
 def table(rows: dict, title: str) -> str:
-    """The printed table: per (clients in, engine path or server) the median (min-max) over runs."""
+    """The printed table: per (clients in, engine path or server) the median (min-max) over runs,
+    and searches/s as a multiple of the first row's, paired repeat by repeat (median, min-max):
+    rows measured in turn within each repeat share the machine's state of that moment."""
     out = [title, f"{'clients in':10} {'engine path / server':54} {'searches/s':>22} {'writes/s':>9} {'p50 ms':>7} "
-                  f"{'p99 ms':>7} {'errors':>6} {'CPU ms/request: server client':>30}"]
+                  f"{'p99 ms':>7} {'errors':>6} {'CPU ms/request: server client':>30} {'x first row':>19}"]
+    first = next(iter(rows.values()), [])
     for (mode, path), rs in rows.items():
         qps = [r["searches_per_s"] for r in rs]
         med = lambda key: float(np.median([r[key] for r in rs]))  # noqa: E731
+        x = [a["searches_per_s"] / b["searches_per_s"] for a, b in zip(rs, first) if b["searches_per_s"] > 0]
+        times = f"{np.median(x):6.2f} ({min(x):4.2f}-{max(x):4.2f})" if x else ""
         out.append(f"{mode:10} {path:54} {med('searches_per_s'):8.0f} ({min(qps):5.0f}-{max(qps):5.0f}) "
                    f"{med('writes_per_s'):9.0f} {med('search_p50_ms'):7.1f} {med('search_p99_ms'):7.1f} "
-                   f"{sum(r['errors'] for r in rs):6d} {med('server_cpu_ms'):23.3f} {med('client_cpu_ms'):6.3f}")
+                   f"{sum(r['errors'] for r in rs):6d} {med('server_cpu_ms'):23.3f} {med('client_cpu_ms'):6.3f} "
+                   f"{times:>19}")
     return "\n".join(out)
 
 
 def save(out_dir: str, rows: dict, title: str, args: dict) -> None:
     """``mixed-load.json`` (every run, the arguments, provenance) and ``mixed-load.md`` (the table)."""
     os.makedirs(out_dir, exist_ok=True)
+    entry = os.path.splitext(os.path.basename(sys.argv[0]))[0]  # mixed_load, or mixed_same_run
     data = {"title": title, "args": args, "provenance": provenance.collect(),
+            "module": f"sanny.bench.{entry}" if entry.startswith("mixed_") else "sanny.bench.mixed_load",
             "rows": [{"clients_in": m, "path": p, "runs": rs} for (m, p), rs in rows.items()]}
     with open(os.path.join(out_dir, "mixed-load.json"), "w") as f:
         json.dump(data, f, indent=1, default=float)
@@ -202,7 +211,7 @@ def report(out_dir: str) -> str:
     text = table({(r["clients_in"], r["path"]): r["runs"] for r in data["rows"]}, data["title"])
     with open(os.path.join(out_dir, "mixed-load.md"), "w") as f:
         f.write(f"```\n{text}\n```\n\ncommit {data['provenance'].get('commit', '?')}, "
-                f"`python -m sanny.bench.mixed_load {' '.join(data['provenance'].get('argv', []))}`\n")
+                f"`python -m {data.get('module', 'sanny.bench.mixed_load')} {' '.join(data['provenance'].get('argv', []))}`\n")
     return text
 
 

@@ -118,3 +118,50 @@ def test_cpu_seconds_of_a_process_counts_its_work():
     sum(i * i for i in range(2_000_000))  # some CPU work of this process
     assert cpu_seconds(os.getpid()) > before
     assert cpu_seconds(2 ** 22 + 12345) is None  # no such process
+
+
+def test_table_gives_each_row_as_a_multiple_of_the_first_paired_by_repeat():
+    from sanny.bench.mixed_load import table
+
+    def run(qps):
+        return {"searches_per_s": qps, "writes_per_s": 1.0, "search_p50_ms": 1.0, "search_p99_ms": 2.0,
+                "errors": 0, "server_cpu_ms": 1.0, "client_cpu_ms": 0.5}
+
+    rows = {("processes", "old"): [run(100), run(200)], ("processes", "new"): [run(300), run(200)]}
+    lines = table(rows, "t").splitlines()
+    assert lines[2].endswith("1.00 (1.00-1.00)")
+    assert lines[3].endswith("2.00 (1.00-3.00)")  # 300/100 and 200/200, not 250/150
+
+
+def test_same_run_serves_old_new_and_the_ceiling_and_drives_them_in_turn(tmp_path, monkeypatch):
+    """``python -m sanny.bench.mixed_same_run``: three servers in their own processes (here
+    the "old" one is this checkout too), driven in turn, stopped after; the report names the
+    command that made it."""
+    import json
+    import subprocess
+    import sys
+
+    from sanny.bench import mixed_same_run
+
+    started = []
+    real = subprocess.Popen
+
+    def popen(cmd, *a, **kw):
+        p = real(cmd, *a, **kw)
+        if mixed_same_run.SERVE in list(cmd):  # not the load's own helper processes
+            started.append(p)
+        return p
+
+    monkeypatch.setattr(mixed_same_run.subprocess, "Popen", popen)
+    monkeypatch.setattr(sys, "argv", ["/x/bench/mixed_same_run.py", "--old-python", sys.executable])
+    out = tmp_path / "res"
+    mixed_same_run.main(["--old-python", sys.executable, "--old-name", "old-here", "--n", "300", "--dim", "16",
+                         "--S", "2", "--clients", "2", "--seconds", "600", "--max-requests", "20",
+                         "--repeats", "2", "--out", str(out)])
+    data = json.loads((out / "mixed-load.json").read_text())
+    rows = {r["path"]: r["runs"] for r in data["rows"]}
+    assert list(rows) == ["old-here", "new", "ceiling-null"] and all(len(v) == 2 for v in rows.values())
+    assert all(r["errors"] == 0 and r["search"] > 0 and r["server_cpu_ms"] > 0 for v in rows.values() for r in v)
+    assert "--null" in started[2].args and len(started) == 3
+    assert all(p.returncode == 0 for p in started)  # each stopped cleanly when its stdin closed
+    assert "`python -m sanny.bench.mixed_same_run --old-python" in (out / "mixed-load.md").read_text()
