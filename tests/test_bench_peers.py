@@ -14,7 +14,7 @@ from sanny.bench.metrics import recall
 CASES = {  # name: (library, build params, low-effort query, high-effort query)
     "hnsw_sq": ("faiss", {"M": 16, "efConstruction": 100}, {"efSearch": 8, "k_factor": 1}, {"efSearch": 128, "k_factor": 4}),
     "ivfpq_fs": ("faiss", {"nlist": 32, "m": 8}, {"nprobe": 1, "k_factor": 1}, {"nprobe": 32, "k_factor": 50}),
-    "usearch": ("usearch", {"connectivity": 16, "expansion_add": 64}, {"expansion_search": 10}, {"expansion_search": 256}),
+    "usearch": ("usearch", {"connectivity": 16, "expansion_add": 128}, {"expansion_search": 10}, {"expansion_search": 512}),
     "scann": ("scann", {"num_leaves": 32, "reorder": 100}, {"leaves_to_search": 1}, {"leaves_to_search": 32, "reorder": 200}),
     "symqg": ("rabitqlib", {"max_degree": 32, "ef_construction": 100}, {"ef": 10}, {"ef": 256}),
 }
