@@ -20,8 +20,6 @@ import functools
 import json
 import multiprocessing as mp
 import os
-import resource
-import sys
 import tempfile
 import threading
 import time
@@ -61,12 +59,6 @@ def _serialised_writes(index):
 START_WAIT = 120.0  # s: bound on waiting for every client to connect
 
 
-def _cpu_seconds() -> float:
-    """User + system CPU of this process so far (every thread)."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def _client(address: str, dim: int, c: int, read: float, seconds: float, max_requests: int, seed: int,
             go) -> dict:
     """One client: its own channel; ``go`` (a barrier) starts every client's clock at once."""
@@ -75,7 +67,7 @@ def _client(address: str, dim: int, c: int, read: float, seconds: float, max_req
     with Client(address) as cl:
         cl.search(rng.normal(size=(1, dim)).astype(np.float32), 10)  # connected before the clock
         go.wait(START_WAIT)  # a client that cannot connect breaks the barrier instead of hanging the rest
-        t0, c0 = time.monotonic(), _cpu_seconds()
+        t0, c0 = time.monotonic(), procs.cpu_seconds(os.getpid())
         stop = t0 + seconds
         for i in range(max_requests):
             if time.monotonic() >= stop:
@@ -92,7 +84,7 @@ def _client(address: str, dim: int, c: int, read: float, seconds: float, max_req
             except Exception:  # noqa: BLE001 - counted
                 kind = "errors"
             out[kind] += 1
-        out["span"], out["cpu"] = time.monotonic() - t0, _cpu_seconds() - c0
+        out["span"], out["cpu"] = time.monotonic() - t0, procs.cpu_seconds(os.getpid()) - c0
     return out
 
 
@@ -126,7 +118,7 @@ def load(address: str, dim: int, clients: int, seconds: float, read: float = 0.8
     (``processes``) in their own; counts per kind over the longest client's span. Server CPU per
     request: of ``server_pid`` when given, else of this process (the server runs here)."""
     drive = _in_processes if processes else _in_threads
-    cpu = (lambda: procs.cpu_seconds(server_pid)) if server_pid else _cpu_seconds
+    cpu = functools.partial(procs.cpu_seconds, server_pid or os.getpid())
     c0 = cpu()
     res = drive(address, dim, clients, read=read, seconds=seconds, max_requests=max_requests, seed=seed)
     here = cpu() - c0  # the server's process (and the clients, when they are threads here)
@@ -192,12 +184,11 @@ def table(rows: dict, title: str) -> str:
     return "\n".join(out)
 
 
-def save(out_dir: str, rows: dict, title: str, args: dict) -> None:
-    """``mixed-load.json`` (every run, the arguments, provenance) and ``mixed-load.md`` (the table)."""
+def save(out_dir: str, rows: dict, title: str, args: dict, module: str = __spec__.name) -> None:
+    """``mixed-load.json`` (every run, the arguments, provenance) and ``mixed-load.md`` (the table);
+    ``module``: the ``python -m`` module whose command line made it (provenance has its argv)."""
     os.makedirs(out_dir, exist_ok=True)
-    entry = os.path.splitext(os.path.basename(sys.argv[0]))[0]  # mixed_load, or mixed_same_run
-    data = {"title": title, "args": args, "provenance": provenance.collect(),
-            "module": f"sanny.bench.{entry}" if entry.startswith("mixed_") else "sanny.bench.mixed_load",
+    data = {"title": title, "args": args, "provenance": provenance.collect(), "module": module,
             "rows": [{"clients_in": m, "path": p, "runs": rs} for (m, p), rs in rows.items()]}
     with open(os.path.join(out_dir, "mixed-load.json"), "w") as f:
         json.dump(data, f, indent=1, default=float)
@@ -215,7 +206,8 @@ def report(out_dir: str) -> str:
     return text
 
 
-def main(argv=None) -> None:
+def main(argv=None, module: str = __spec__.name) -> None:
+    """``module``: the command named in the report (a caller such as ``mixed_same_run`` passes its own)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--dim", type=int, default=128)
@@ -255,7 +247,7 @@ def main(argv=None) -> None:
         title = _in_process(args, rows)
     print(table(rows, title))
     if args.out:
-        save(args.out, rows, title, {k: v for k, v in vars(args).items() if k != "report"})
+        save(args.out, rows, title, {k: v for k, v in vars(args).items() if k != "report"}, module)
 
 
 def _in_process(args, rows: dict) -> str:

@@ -62,7 +62,7 @@ def main(argv=None) -> None:
                 "--target", f"{args.old_name}={old}", "--target", f"new={new}", "--target", f"ceiling-null={null}",
                 "--dim", str(args.dim), "--clients", str(args.clients), "--seconds", str(args.seconds),
                 "--repeats", str(args.repeats), "--max-requests", str(args.max_requests),
-                *(["--out", args.out] if args.out else [])])
+                *(["--out", args.out] if args.out else [])], module="sanny.bench.mixed_same_run")
 
 
 if __name__ == "__main__":

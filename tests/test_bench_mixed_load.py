@@ -153,7 +153,7 @@ def test_same_run_serves_old_new_and_the_ceiling_and_drives_them_in_turn(tmp_pat
         return p
 
     monkeypatch.setattr(mixed_same_run.subprocess, "Popen", popen)
-    monkeypatch.setattr(sys, "argv", ["/x/bench/mixed_same_run.py", "--old-python", sys.executable])
+    monkeypatch.setattr(sys, "argv", ["mixed_same_run", "--old-python", sys.executable])  # provenance argv
     out = tmp_path / "res"
     mixed_same_run.main(["--old-python", sys.executable, "--old-name", "old-here", "--n", "300", "--dim", "16",
                          "--S", "2", "--clients", "2", "--seconds", "600", "--max-requests", "20",
