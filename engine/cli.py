@@ -268,6 +268,16 @@ def _one_line(e: BaseException) -> str:
     return msg
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (redirected in-process): nothing to flush
+        pass
+
+
 def main(argv=None) -> int:
     """Run one command. Expected failures (bad input, missing files, no server, a taken port)
     end in one line on stderr and exit code 2; Ctrl-C in one line and 130; ``-v`` shows the
@@ -278,6 +288,9 @@ def main(argv=None) -> int:
     _configure_logging(args.verbose)
     try:
         return args.fn(args) or 0
+    except BrokenPipeError:  # the reader left (`sanny info --json | head`): nothing to say to it
+        _quiet_stdout()
+        return 0
     except KeyboardInterrupt:
         where = f"; {args.index} is incomplete (rebuild it with --overwrite)" if args.cmd == "build" else ""
         print(f"sanny {args.cmd}: interrupted{where}", file=sys.stderr)

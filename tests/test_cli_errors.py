@@ -1,6 +1,7 @@
 """Expected failures end in one line on stderr and exit code 2, never a traceback."""
 from __future__ import annotations
 
+import os
 import socket
 
 import numpy as np
@@ -55,11 +56,51 @@ def test_register_and_search_image_without_a_server(tmp_path):
     one_line_error(run("search-image", tmp_path / "a.png", *common), "is a server running there?")
 
 
-def test_serve_on_a_taken_port(tmp_path):
+def serve_on_taken_port(path, *extra):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        p = run("serve", "--index", tmp_path / "ix", "--create", "--dim", "8", "--S", "2",
-                "--listen", f"127.0.0.1:{port}")
+        p = run("serve", "--index", path, *extra, "--listen", f"127.0.0.1:{port}")
     one_line_error(p, str(port))
+
+
+def test_serve_on_a_taken_port(tmp_path):
+    """The failed --create leaves no directory behind (a retry on a free port must not find a
+    half-made index)."""
+    serve_on_taken_port(tmp_path / "ix", "--create", "--dim", "8", "--S", "2")
+    assert not (tmp_path / "ix").exists()
+
+
+def test_serve_on_a_taken_port_empties_the_empty_dir_it_was_given(tmp_path):
+    (tmp_path / "ix").mkdir()
+    serve_on_taken_port(tmp_path / "ix", "--create", "--dim", "8")
+    assert (tmp_path / "ix").is_dir() and not list((tmp_path / "ix").iterdir())
+
+
+def test_serve_on_a_taken_port_keeps_an_existing_index(tmp_path):
+    from sanny.engine import Index, IndexConfig
+
+    Index.create(str(tmp_path / "ix"), IndexConfig(dim=8)).close()
+    serve_on_taken_port(tmp_path / "ix", "--create", "--dim", "8")
+    with Index.open(str(tmp_path / "ix")) as ix:
+        assert ix.config.dim == 8
+
+
+def test_info_into_a_closed_pipe_exits_quietly(tmp_path):
+    """`sanny info --json DIR | head`: the reader has gone before the output is written."""
+    import subprocess
+
+    from cli_helpers import SANNY
+    from sanny.engine import Index, IndexConfig
+
+    Index.create(str(tmp_path / "ix"), IndexConfig(dim=8)).close()
+    r, w = os.pipe()
+    os.close(r)  # like `head` after its lines: every write now fails with EPIPE
+    try:
+        p = subprocess.run([*SANNY, "info", "--json", str(tmp_path / "ix")], stdout=w,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == "", p.stderr

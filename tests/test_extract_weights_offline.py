@@ -49,6 +49,7 @@ def test_offline_without_cache_names_both_fixes(offline):
         load("resnet50", "imagenet")
     msg = str(e.value)
     assert cache_path(CHECKPOINTS["resnet50"][0]) in msg and "--weights PATH" in msg
+    assert "--weights random" in msg and "untrained" in msg
     assert "https://download.pytorch.org/models/resnet50-11ad3fa6.pth" in msg
     assert "Temporary failure in name resolution" in msg
     assert offline == ["https://download.pytorch.org/models/resnet50-11ad3fa6.pth"]

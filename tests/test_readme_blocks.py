@@ -59,3 +59,28 @@ def test_readme_blocks_run_as_written(tmp_path):
             p.send_signal(signal.SIGTERM)
         for p in background:
             p.wait(timeout=120)
+
+
+def test_vald_block_runs_twice(tmp_path):
+    """The README's Vald client block can be run again against the same server (no
+    ALREADY_EXISTS on the second run)."""
+    pytest.importorskip("vald.v1.vald.upsert_pb2_grpc")
+    from sanny.engine import Index, IndexConfig
+    from sanny.engine.api.server import run_server
+
+    code = next(c for _, lang, c in blocks() if lang == "python" and "vald.v1" in c)
+    with Index.create(str(tmp_path / "ix"), IndexConfig(dim=2048)) as ix, \
+            run_server(ix, "127.0.0.1:0", grace=1.0) as (_server, port):
+        code = code.replace("127.0.0.1:50051", f"127.0.0.1:{port}")
+        for _ in range(2):
+            exec(compile(code, "README-vald", "exec"), {})
+        assert ix.exists(["img-1"]).all() and len(ix) == 1
+
+
+def test_listed_result_directories_exist():
+    """Every ``bench/results/...`` directory the README names is in the repository."""
+    named = set(re.findall(r"`(bench/results/[\w./-]+?)/?`", README.read_text()))
+    named |= {f"bench/results/{d}" for d in re.findall(r"`bench/results/[\w-]+` \(and `([\w-]+)`", README.read_text())}
+    assert named
+    root = README.parent
+    assert [n for n in sorted(named) if not (root / n).is_dir()] == []

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import threading
 
@@ -147,6 +148,16 @@ def open_index(args, cfg: dict, factory):
     return Index.create(args.index, IndexConfig.from_dict(spec), worker_factory=factory)
 
 
+def _undo_create(path: str, keep_dir: bool) -> None:
+    """Remove the index a failed ``--create`` made (the directory too unless it was there, empty)."""
+    if not keep_dir:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    for name in os.listdir(path):
+        p = os.path.join(path, name)
+        shutil.rmtree(p, ignore_errors=True) if os.path.isdir(p) and not os.path.islink(p) else os.remove(p)
+
+
 def cmd_serve(args) -> int:
     from .server import DEFAULT_MAX_MESSAGE_BYTES, run_server
 
@@ -179,7 +190,10 @@ def cmd_serve(args) -> int:
             and not (workers.get("token") or workers.get("token_file")):
         workers["token"] = token  # auth on the coordinator: its workers require a token too
     limits = Limits.from_dict({**cfg.get("limits", {}), **dict(_pair(v) for v in args.limit or [])})
+    existed = os.path.isdir(args.index)
+    fresh = not (existed and os.listdir(args.index))  # what --create makes here is ours to undo on failure
     ix = open_index(args, cfg, worker_factory(cfg))
+    serving = False
     ix.start_checkpoints(wal_bytes=int(float(opt("checkpoint_mb", 64)) * 2**20),
                          seconds=float(opt("checkpoint_seconds", 300)),
                          records=int(opt("checkpoint_records", 1000)))
@@ -191,6 +205,7 @@ def cmd_serve(args) -> int:
                         grace=float(opt("grace", 10.0))) as (server, port):
             signal.signal(signal.SIGTERM, on_signal)
             signal.signal(signal.SIGINT, on_signal)
+            serving = True
             where = listen if listen.startswith("unix:") else f"{listen.rsplit(':', 1)[0]}:{port}"
             print(f"sanny: serving {args.index} ({len(ix)} vectors) on {where}", flush=True)
             while not stop.wait(0.5):
@@ -202,4 +217,6 @@ def cmd_serve(args) -> int:
             log.warning("final checkpoint skipped, the WAL keeps every write: %s", e)
     finally:
         ix.close(save=False)
+        if not serving and fresh:  # never served (a taken port, bad TLS files): leave no new index
+            _undo_create(args.index, existed)
     return 0

@@ -166,7 +166,9 @@ def _pretrained(name: str, ck: Checkpoint):
                 f"ImageNet weights for {name} are not in the torch cache and could not be downloaded "
                 f"({type(e).__name__}: {e}). Fix either way: (1) on a machine with internet, download "
                 f"{url} and copy it to {path} (the cache directory follows $TORCH_HOME), or "
-                f"(2) pass --weights PATH with a local state dict of {name}.") from None
+                f"(2) pass --weights PATH with a local state dict of {name}; or, to try the pipeline "
+                f"without any download, --weights random (an untrained network: neighbours then "
+                f"reflect colour and layout, not meaning).") from None
     try:
         return _from_file(name, path)
     except WeightsUnavailable as e:
