@@ -16,6 +16,8 @@ from tqdm import tqdm
 from sanny.workers.errors import IndexCorrupt, InvalidArgument, SannyError
 from sanny.workers.inner import INNER_KINDS
 
+from .tune import LOO_MARGIN
+
 log = logging.getLogger("sanny")
 
 # Feature packages add their own subcommands through the ``sanny.commands`` entry-point group
@@ -30,13 +32,14 @@ def _config_args(p: argparse.ArgumentParser) -> None:
                    "BENCHMARKS.md), or 'auto' to pick by --target-recall")
     g.add_argument("--metric", choices=["l2", "cosine", "ip"], help="default: from the HDF5 file, else l2")
     g.add_argument("--pca-dim", default="auto",
-                   help="PCA to this many dims before splitting; 0: off; auto (default): the smallest "
-                        "multiple of 32 (>= 64) keeping 80%% of the variance, off if that is > 3/4 of dim, "
-                        "off with --inner symqg")
+                   help="PCA to this many dims before splitting; 0: off; auto (default): with no shape "
+                        "flags the build measures symqg on the raw vectors against faiss HNSW over "
+                        "auto_pca_dim(dim) on a sample and keeps the faster; with --inner hnsw/ngt "
+                        "auto_pca_dim(dim) (none up to 128 dims, ~dim/3 in [64, 192]); off with --inner symqg")
     g.add_argument("--bound-dim", type=int, default=-1, help="PCA dims kept for the exact re-rank bound (-1: auto)")
     g.add_argument("--assignment", choices=["contiguous", "balanced"], default="contiguous")
     g.add_argument("--workers", type=int, default=0, help="worker groups (0: one per subspace)")
-    g.add_argument("--inner", choices=INNER_KINDS, help="default: InnerParams' (hnsw)")
+    g.add_argument("--inner", choices=INNER_KINDS, help="default: chosen by measurement (see --pca-dim)")
     g.add_argument("--graph", choices=["anng", "onng"], default="anng")
     g.add_argument("--edges-create", type=int, default=10)
     g.add_argument("--edges-search", type=int, default=40)
@@ -47,25 +50,28 @@ def _make_config(args, x: np.ndarray, metric: str):
 
     from sanny.workers import InnerParams
 
-    from .config import IndexConfig
-    from .tune import auto_pca_dim
+    from .config import IndexConfig, auto_pca_dim, default_inner
 
     dim = x.shape[1]
-    base = IndexConfig(dim=dim)
+    base = IndexConfig(dim=dim, inner=InnerParams())
     if args.pca_dim != "auto":
         pca_dim = _int_arg("--pca-dim", args.pca_dim)
     else:  # symqg's 1-bit codes rank poorly over a strong reduction (docs/TUNING.md): raw vectors
-        pca_dim = 0 if args.inner == "symqg" else auto_pca_dim(x, metric)
+        pca_dim = 0 if args.inner == "symqg" else auto_pca_dim(dim)
     S = base.S if args.S in (None, "auto") else _int_arg("--S", args.S)
-    inner = dataclasses.replace(InnerParams(), graph=args.graph, edge_size_for_creation=args.edges_create,
+    S = 1 if S > (pca_dim or dim) else S  # the default S must fit a small PCA / dim
+    start = InnerParams(kind=args.inner) if args.inner else default_inner(S, pca_dim, dim)[0]
+    inner = dataclasses.replace(start, graph=args.graph, edge_size_for_creation=args.edges_create,
                                 edge_size_for_search=args.edges_search)
-    if args.inner:
-        inner.kind = args.inner
     cfg = dataclasses.replace(base, S=S, metric=metric, workers=args.workers, assignment=args.assignment,
                               pca_dim=pca_dim, bound_dim=args.bound_dim, inner=inner)
-    if cfg.S > cfg.space_dim:  # the default S must fit a small PCA / dim
-        cfg.S = 1
     return cfg
+
+
+def _no_shape_flags(args) -> bool:
+    """True when the user left the shape to the build (no --inner, --pca-dim, --S, split flags)."""
+    return (args.inner is None and args.pca_dim == "auto" and args.S == "1" and args.workers == 0
+            and args.assignment == "contiguous")
 
 
 def _int_arg(name: str, value: str) -> int:
@@ -94,6 +100,8 @@ def _check_target(path: str, overwrite: bool) -> None:
 
 
 def cmd_build(args) -> int:
+    import dataclasses
+
     from . import snapshot, vectorfile
     from .interrupts import deferred_sigint
     from .index import Index
@@ -106,6 +114,12 @@ def cmd_build(args) -> int:
     cfg = _make_config(args, x, metric)
     target = args.target_recall if args.target_recall is not None else 0.95
     held_out = vectorfile.read(args.queries, args.queries_dataset)[0] if args.queries else None
+    if _no_shape_flags(args):  # the inner index and PCA by measurement on a sample
+        from .autopick import choose
+
+        choice = choose(x, metric, target, queries=held_out)
+        cfg = dataclasses.replace(choice.config, bound_dim=args.bound_dim)
+        print(choice.reason, flush=True)
     if args.S == "auto":
         S_values = [s for s in (1, 2, 4, 8, 16) if s <= cfg.space_dim]
         cfg.S, table = choose_S(x, cfg, S_values, target)
@@ -148,8 +162,12 @@ def cmd_build(args) -> int:
 def _print_tune(r) -> None:
     src = "given queries" if r.held_out == "queries" else f"{r.n_queries} held-out stored vectors"
     verdict = "reached" if r.met else "NOT reached (best shown)"
-    print(f"tuned on {src}: T={r.T} epsilon={r.epsilon} measured recall@{r.k}={r.recall:.3f}, "
-          f"expected on new queries >= {r.expected:.3f} (target {r.target} {verdict}), qps={r.qps:.0f}")
+    knobs = f"T={r.T} ef_search={r.ef_search}" + (f" epsilon={r.epsilon}" if "epsilon" in r.table[0] else "")
+    print(f"tuned on {src}: {knobs} measured recall@{r.k}={r.recall:.3f}, expected on new queries "
+          f">= {r.expected:.3f} (target {r.target} {verdict}), qps={r.qps:.0f} ({r.qps_min:.0f}-{r.qps_max:.0f})")
+    if r.gap is not None:
+        print(f"leave-one-out recall at this setting: {r.loo_recall:.3f}, {r.gap:+.3f} vs the given queries "
+              f"(tuning without --queries asks for {LOO_MARGIN} more than the target)")
 
 
 def cmd_search(args) -> int:
@@ -159,7 +177,7 @@ def cmd_search(args) -> int:
     q, _ = vectorfile.read(args.queries, args.dataset)
     with Index.open(args.index) as ix:
         t0 = time.perf_counter()
-        keys, dist = ix.search(q, args.k, T=args.T, epsilon=args.epsilon)
+        keys, dist = ix.search(q, args.k, T=args.T, epsilon=args.epsilon, ef_search=args.ef_search)
         dt = time.perf_counter() - t0
     if args.out:
         vectorfile.write_results(args.out, keys, dist)
@@ -197,8 +215,9 @@ def cmd_tune(args) -> int:
     with Index.open(args.index) as ix:
         r = tune(ix, args.target, queries=q, k=args.k)
     for row in r.table:
-        print(f"T={row['T']:<5} epsilon={row['epsilon']:<5} recall={row['recall']:.3f} "
-              f"expected>={row['expected']:.3f} qps={row['qps']:.0f}")
+        knobs = "  ".join(f"{n}={row[n]:<5}" for n in ("T", "ef_search", "epsilon") if n in row)
+        print(f"{knobs} recall={row['recall']:.3f} expected>={row['expected']:.3f} "
+              f"qps={row['qps']:.0f} ({row['qps_min']:.0f}-{row['qps_max']:.0f})")
     _print_tune(r)
     return 0 if r.met else 3
 
@@ -231,7 +250,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", default="test")
     s.add_argument("-k", type=int, default=10)
     s.add_argument("--T", type=int)
-    s.add_argument("--epsilon", type=float)
+    s.add_argument("--epsilon", type=float, help="NGT's search range (default: the index's)")
+    s.add_argument("--ef-search", type=int, help="graph beam, symqg / faiss HNSW (default: the index's; 0: T)")
     s.add_argument("--out", help="write results (.tsv or .npz) instead of printing")
     s.set_defaults(fn=cmd_search)
 

@@ -18,16 +18,22 @@ class IndexConfig:
     assignment: str = "contiguous"
     pca_dim: int = 0             # 0 = raw space; d' <= dim = PCA to d' (== dim: rotation); -1 = auto_pca_dim
     bound_dim: int = -1          # PCA dims kept for the re-rank's exact bound; -1: auto (see pca_components)
-    inner: InnerParams = field(default_factory=InnerParams)
+    inner: InnerParams | None = None  # None: default_inner (the measured winner for the shape)
     T: int = 32                  # default candidates per subspace (faiss HNSW: also its beam)
-    epsilon: float = 0.1
+    epsilon: float = 0.1         # NGT only: its search range expansion
+    ef_search: int = 0           # default graph beam (symqg, faiss HNSW); 0: T
     prune: bool = False          # bound-pruned re-rank: exact either way; pays only for wide unions (S >= 2, large T)
     keep_vectors: bool = True    # False: distributed re-rank from worker partial distances
     shards: int = 1              # R row shards (id mod R; fixed at creation, see engine/grid.py)
+    inner_reason = ""            # not a field: why default_inner chose ``inner`` ("" when given)
 
     def __post_init__(self) -> None:
         if self.pca_dim == -1 and isinstance(self.dim, int) and self.dim >= 1:
             self.pca_dim = auto_pca_dim(self.dim)
+        if self.inner is None:
+            self.inner, self.inner_reason = default_inner(self.S, self.pca_dim, self.dim)
+            if self.inner.kind == "symqg" and self.T == 32 and self.ef_search == 0:
+                self.T, self.ef_search = SYMQG_T, SYMQG_EF  # its measured T = k, beam 32
 
     @property
     def space_dim(self) -> int:
@@ -71,7 +77,8 @@ class IndexConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "IndexConfig":
         d = dict(d)
-        d["inner"] = InnerParams.from_dict(d.get("inner", {}))
+        if d.get("inner") is not None:  # absent: default_inner picks it (a new index)
+            d["inner"] = InnerParams.from_dict(d["inner"])
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
@@ -83,3 +90,18 @@ def auto_pca_dim(dim: int) -> int:
     if dim <= 128:
         return 0
     return int(min(192, max(64, 32 * round(dim / 3 / 32))))
+
+
+SYMQG_T, SYMQG_EF = 10, 32  # symqg's defaults before tuning: T = k, beam 32 (recall >= 0.95 on both shared sets)
+
+
+def default_inner(S: int, pca_dim: int, dim: int) -> tuple[InnerParams, str]:
+    """The inner index a config gets when none is given, and why. One graph on the raw vectors
+    (``S=1``, no PCA) gets ``symqg`` with construction beam 200: the fastest measured setting at
+    recall 0.95 on both shared sets (BENCHMARKS.md, 1.6-3x faiss HNSW batch). Other shapes keep
+    faiss HNSW: symqg's 1-bit codes rank reduced or split coordinates poorly (docs/TUNING.md)."""
+    if S == 1 and pca_dim in (0, dim):
+        return (InnerParams(kind="symqg", hnsw_ef_construction=200),
+                "symqg: the fastest measured inner index at recall 0.95 for one graph on raw vectors "
+                "(BENCHMARKS.md)")
+    return InnerParams(), f"hnsw: symqg is measured only for S=1 without PCA (S={S}, pca_dim={pca_dim})"

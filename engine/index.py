@@ -117,13 +117,16 @@ class Index(Durable):
         keys = validate.keys(keys)
         self._log_and_apply(DEL, keys, None, lambda present: _require(keys, present))
 
-    def set_defaults(self, T: int | None = None, epsilon: float | None = None) -> None:
+    def set_defaults(self, T: int | None = None, epsilon: float | None = None,
+                     ef_search: int | None = None) -> None:
         """Change (and persist) the search defaults, e.g. after ``tune``."""
         with self._lock:
             if T is not None:
                 self.config.T = int(T)
             if epsilon is not None:
                 self.config.epsilon = float(epsilon)
+            if ef_search is not None:
+                self.config.ef_search = int(ef_search)
             self._write_manifest()
 
     def build(self, optimize: bool = True) -> None:
@@ -161,18 +164,18 @@ class Index(Durable):
 
     def search_ids(self, queries, k: int = 10, T: int | None = None, epsilon: float | None = None,
                    prune: bool | None = None, adaptive: bool = False, T_max: int | None = None,
-                   ef_search: int = 0, candidates: str = "union", R: int = 0):
+                   ef_search: int | None = None, candidates: str = "union", R: int = 0):
         """Internal ids (insertion order from 0) and user distances: L2 (``l2``), 1-cos
         (``cosine``), -<q,x> (``ip``). ``queries``: an array, or :class:`Queries` from
         :meth:`prepare_queries` (not checked again). ``adaptive``: queries whose k-th distance
         exceeds the bound on everything unseen are searched again with doubled T, up to ``T_max``.
-        ``ef_search``: faiss HNSW beam (0: T). ``candidates``/``R``: see ``pipeline``."""
+        ``ef_search``: the graph's beam (symqg, faiss HNSW; None: the index default; 0: T). ``candidates``/``R``: see ``pipeline``."""
         cfg = self.config
         k, T = validate.k_and_T(k, T, cfg.T, cfg.S)
         candidates, R = validate.candidates(candidates, R, cfg.S)
         q = (queries if isinstance(queries, Queries) else self.prepare_queries(queries)).x
         params = self._search_params(cfg.epsilon if epsilon is None else validate.epsilon(epsilon),
-                                     validate.ef_search(ef_search))
+                                     validate.ef_search(cfg.ef_search if ef_search is None else ef_search))
         T_max = validate.T_max(T_max, T) if T_max is not None else min(8 * T, validate.MAX_T)
         prune = cfg.prune if prune is None else prune
 

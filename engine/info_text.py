@@ -12,7 +12,7 @@ def info_lines(info: dict, grid: dict | None) -> list[tuple[str, object]]:
     lines = [("path", info["path"]), ("count", f"{info['count']:,}"), ("dim", c["dim"]),
              ("metric", c["metric"]), ("S", f"{c['S']} ({c['assignment']})"), ("PCA", pca),
              ("inner", f"{inner['kind']} ({inner.get('graph', '')})" if inner["kind"] == "ngt" else inner["kind"]),
-             ("workers", n_workers), ("search", f"T={c['T']} epsilon={c['epsilon']}"),
+             ("workers", n_workers), ("search", _search(c)),
              ("trained", info["trained"]), ("wal seq", info["wal_seq"])]
     if mem:
         lines.append(("memory", f"{mem / 2**20:.1f} MiB (workers)"))
@@ -20,3 +20,13 @@ def info_lines(info: dict, grid: dict | None) -> list[tuple[str, object]]:
         lines.append(("grid", grid["shape"]))
         lines += [("cell", c) for c in grid["cells"]]
     return lines
+
+
+def _search(c: dict) -> str:
+    """The stored search defaults the inner index uses (epsilon: NGT; the beam: the graphs)."""
+    kind = c["inner"]["kind"]
+    if kind == "ngt":
+        return f"T={c['T']} epsilon={c['epsilon']}"
+    if kind == "exact":
+        return f"T={c['T']}"
+    return f"T={c['T']} ef_search={c.get('ef_search', 0) or c['T']}"

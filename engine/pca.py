@@ -32,6 +32,9 @@ class PCA:
             raise InvalidArgument("sample", "PCA needs at least 2 training vectors")
         mean = x.mean(0, dtype=np.float64) if center else np.zeros(dim)
         xc = x - mean.astype(np.float32)
+        if n <= dim:  # few vectors: the thin SVD of the data, O(n^2 dim), not a dim x dim eigh
+            vecs, vals = _thin_svd(xc, out_dim)
+            return cls(mean, vecs, vals)
         cov = (xc.T @ xc).astype(np.float64) / (n - 1)  # float32 GEMM: 2048-d in seconds, not tens
         if out_dim < dim // 2:  # only the leading eigenpairs: much cheaper than a full eigh
             import scipy.linalg
@@ -75,3 +78,24 @@ class PCA:
     @classmethod
     def from_state(cls, st) -> "PCA":
         return cls(st["mean"], st["components"], st["variances"])
+
+
+def _thin_svd(xc: np.ndarray, out_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Leading ``out_dim`` principal directions ``[dim, out_dim]`` and variances of the centred
+    ``xc[n, dim]`` with ``n <= dim``. Past the data's rank (at most n) the variance is zero and
+    any orthonormal completion is a valid basis: a seeded random one, orthogonal to the rest."""
+    n, dim = xc.shape
+    x64 = xc.astype(np.float64)
+    ev, u = np.linalg.eigh(x64 @ x64.T)  # the n x n Gram matrix: x = U S V^T, V = x^T U / S
+    keep = np.argsort(ev)[::-1][:out_dim]
+    keep = keep[ev[keep] > ev.max(initial=0.0) * 1e-10]  # rank-deficient directions: completed below
+    vecs = (x64.T @ u[:, keep]) / np.sqrt(ev[keep])
+    vals = ev[keep] / max(n - 1, 1)
+    if out_dim > len(vals):
+        extra = np.random.default_rng(0).standard_normal((dim, out_dim - len(vals)))
+        extra -= vecs @ (vecs.T @ extra)
+        q, _ = np.linalg.qr(extra)
+        q -= vecs @ (vecs.T @ q)  # once more: keeps the completion orthogonal in floating point
+        q, _ = np.linalg.qr(q)
+        vecs, vals = np.hstack([vecs, q]), np.concatenate([vals, np.zeros(out_dim - len(vals))])
+    return vecs, vals
