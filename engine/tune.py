@@ -66,15 +66,15 @@ def lower_bound(per_query: np.ndarray) -> float:
 def plan(kind: str, k: int, n: int, epsilons=(0.0, 0.05, 0.1, 0.2)) -> list[list[dict]]:
     """Stages of settings, cheapest first; tuning stops after the first stage that reaches the
     target. Graphs: beam ``ef_search`` growing, re-ranking ``T = k`` or the whole beam (``T =
-    ef``: what a PCA's re-rank needs); NGT: ``T`` growing x ``epsilon``; exact: ``T = k``."""
+    ef``: what a PCA's re-rank needs); NGT: ``T`` growing x ``epsilon``; exact: ``T`` growing."""
+    Ts = sorted({t for t in (k, 2 * k, 3 * k, 5 * k, 10 * k, 20 * k, 40 * k, 80 * k) if t <= 100_000})
     if kind in GRAPHS:
         stages = [[{"T": k, "ef_search": ef}] + ([{"T": ef, "ef_search": ef}] if ef > k else [])
                   for ef in sorted({k, *BEAMS}) if ef >= k]
     elif kind == "ngt":
-        Ts = sorted({t for t in (k, 2 * k, 3 * k, 5 * k, 10 * k, 20 * k, 40 * k, 80 * k) if t <= 100_000})
         stages = [[{"T": T, "epsilon": e} for e in epsilons] for T in Ts]
-    else:
-        stages = [[{"T": k}]]
+    else:  # exact subspaces: only T (a split or a PCA needs more than k candidates)
+        stages = [[{"T": T}] for T in Ts]
     fits = [[s for s in st if s["T"] < n] for st in stages]
     return [st for st in fits if st] or [[{"T": k}]]
 

@@ -159,3 +159,33 @@ def test_pca_index_survives_wal_replay(make_index):
         np.testing.assert_allclose(d2, d, rtol=1e-6)
     finally:
         again.close()
+
+
+@pytest.mark.parametrize("n,out_dim", [(60, 40), (60, 100)])  # within and past the data's rank
+def test_few_vectors_fit_without_a_dim_by_dim_eigendecomposition(monkeypatch, n, out_dim):
+    """n < dim: the thin route (an n x n Gram matrix), never a dim x dim eigh; same leading
+    directions and variances as the covariance; orthonormal even past the rank."""
+    import scipy.linalg
+
+    from sanny.engine.pca import PCA
+
+    rng = np.random.default_rng(0)
+    dim = 300
+    x = (rng.standard_normal((n, 8)) @ rng.standard_normal((8, dim)) * 3
+         + rng.standard_normal((n, dim)) * 0.1).astype(np.float32)
+    sizes = []
+    real_eigh, real_sp = np.linalg.eigh, scipy.linalg.eigh
+    monkeypatch.setattr(np.linalg, "eigh", lambda a, *args, **kw: sizes.append(a.shape[0]) or real_eigh(a, *args, **kw))
+    monkeypatch.setattr(scipy.linalg, "eigh", lambda a, *args, **kw: sizes.append(a.shape[0]) or real_sp(a, *args, **kw))
+    p = PCA.fit(x, out_dim)
+    monkeypatch.undo()
+    assert sizes and max(sizes) <= n
+    C = p.components.astype(np.float64)
+    assert C.shape == (dim, out_dim)
+    np.testing.assert_allclose(C.T @ C, np.eye(out_dim), atol=1e-5)
+    xc = x.astype(np.float64) - x.mean(0)
+    vals, vecs = np.linalg.eigh(xc.T @ xc / (n - 1))
+    lead = min(out_dim, 8)
+    np.testing.assert_allclose(p.variances[:lead], vals[::-1][:lead], rtol=1e-4)
+    np.testing.assert_allclose(np.abs(np.sum(C[:, :lead] * vecs[:, ::-1][:, :lead], 0)), 1, atol=1e-3)
+    assert np.all(p.variances[n:] == 0)
