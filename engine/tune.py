@@ -5,8 +5,8 @@ setting several times.
 
 Without user queries, a sample of stored vectors is used as queries with each one excluded from
 its own results and ground truth (otherwise every query finds itself and recall is inflated).
-Stored vectors are easier queries than real ones (minilm's test queries: 0.024 lower recall
-at the same setting), so leave-one-out tuning asks for ``LOO_MARGIN`` more; with real queries it
+Stored vectors are easier queries than real ones (minilm's test queries: ~0.02 lower recall
+at the same setting, bench/results/defaults), so leave-one-out tuning asks for ``LOO_MARGIN`` more; with real queries it
 also reports the leave-one-out recall of the chosen setting, i.e. the gap.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sanny.workers.errors import InvalidArgument
 log = logging.getLogger(__name__)
 
 Z95 = 1.645  # one-sided 95 % normal quantile: the chosen setting's lower bound must reach the target
-LOO_MARGIN = 0.025  # leave-one-out over real-query recall: 0.024 on minilm, 0.009 on resnet (docs/TUNING.md)
+LOO_MARGIN = 0.025  # leave-one-out over real-query recall on the shared sets: bench/results/defaults
 BEAMS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024)
 GRAPHS = ("symqg", "hnsw", "hnsw_sq")
 
@@ -123,6 +123,11 @@ class _Probe:
                 "qps": float(np.median(qps)), "qps_min": qps[0], "qps_max": qps[-1]}
 
 
+def loo_recall(index, setting: dict, k: int = 10, n_queries: int = 500) -> float:
+    """Leave-one-out recall@k of one setting (``T``, ``ef_search``, ``epsilon``) over stored vectors."""
+    return _Probe(index, *sample_queries(index, n_queries), k).measure(setting, 0)["recall"]
+
+
 def tune(index, target_recall: float = 0.95, queries: np.ndarray | None = None, k: int = 10,
          n_queries: int = 500, epsilons=(0.0, 0.05, 0.1, 0.2), apply: bool = True,
          progress: bool = True, repeats: int = 3, margin: float | None = None) -> TuneResult:
@@ -156,7 +161,7 @@ def tune(index, target_recall: float = 0.95, queries: np.ndarray | None = None, 
         log.warning("no setting reached recall %.3f; best was %.3f (%s)", target_recall, best["recall"], _knobs(best))
     loo = None
     if self_ids is None and len(index) > 2:  # real queries: how far would leave-one-out have been off?
-        loo = _Probe(index, *sample_queries(index, n_queries), k).measure(best, 0)["recall"]
+        loo = loo_recall(index, best, k, n_queries)
     eps = best.get("epsilon", index.config.epsilon)
     if apply:
         index.set_defaults(T=best["T"], epsilon=eps, ef_search=best.get("ef_search", 0))
