@@ -3,6 +3,7 @@ index's stored search defaults (what ``sanny build`` with no flags left there), 
 leave-one-out tuning on stored vectors is from those real queries at the same setting.
 
     python -m sanny.bench.default_check DATA.hdf5 --index DIR [--repeats 5] [--out check.json]
+                                        [--against BENCH_OUT_DIR]
     python -m sanny.bench.default_check --report bench/results/defaults
 
 Recall by the benchmark's rule (``metrics.recall``); QPS: all test queries in one call, one
@@ -56,6 +57,37 @@ def check(path: str, index_dir: str, k: int = 10, repeats: int = 5) -> dict:
             "real_sweep": real.table}
 
 
+def interleaved(path: str, index_dir: str, bench_dir: str, k: int = 10, rounds: int = 7, at: float = 0.95) -> dict:
+    """The no-flag index against the best hand-picked Sanny row of ``bench_dir`` (rebuilt here
+    from its build parameters, searched with its query parameters), timed in turns A, B, A, B,
+    ... in one process, so that load from elsewhere on the machine hits both alike. Ratio:
+    median over the rounds of (no-flag QPS / hand-picked QPS) of the same round."""
+    from .algorithms import get
+
+    ds = datasets.load(path)
+    hand = _best(read_json(bench_dir), at, False)
+    algo = get("sanny")(ds.metric, **hand["build_params"])
+    algo.fit(ds.train)
+    algo.set_query_arguments(**hand["query_params"])
+    try:
+        with Index.open(index_dir) as ix:
+            q = ix.prepare_queries(ds.test)
+            runs = {"no-flag": lambda: ix.search_ids(q, k)[0], "hand-picked": lambda: algo.batch_query(ds.test, k)}
+            recall = {name: metrics.recall(ds, fn(), k) for name, fn in runs.items()}  # also the warm-up
+            qps = {name: [] for name in runs}
+            for _ in range(rounds):
+                for name, fn in runs.items():
+                    t0 = time.perf_counter()
+                    fn()
+                    qps[name].append(len(ds.test) / (time.perf_counter() - t0))
+    finally:
+        algo.done()
+    ratios = [a / b for a, b in zip(qps["no-flag"], qps["hand-picked"])]
+    return {"hand_picked": _params(hand), "recall": recall, "rounds": rounds,
+            "qps": {n: {"median": float(np.median(v)), "min": min(v), "max": max(v)} for n, v in qps.items()},
+            "ratio_median": float(np.median(ratios)), "ratio_min": min(ratios), "ratio_max": max(ratios)}
+
+
 def _best(rows: list[dict], at: float, marked: bool) -> dict | None:
     ok = [r for r in rows if r["algorithm"] == "sanny" and r["recall"] >= at
           and (r["query_params"].get("candidates") == MARK["candidates"]) == marked]
@@ -93,6 +125,18 @@ def report(folder: str, at: float = 0.95) -> str:
         lines.append(f"| {name} | {_params(hand)} | {hand['qps_batch']:,.0f} ({hand['qps_batch_min']:,.0f}-"
                      f"{hand['qps_batch_max']:,.0f}) | {auto['qps_batch']:,.0f} ({auto['qps_batch_min']:,.0f}-"
                      f"{auto['qps_batch_max']:,.0f}) | {auto['qps_batch'] / hand['qps_batch']:.2f}x |")
+    lines += ["", "The same two in one process, timed in turns (`--against`): no-flag / hand-picked batch QPS, "
+              "median over the rounds (min-max):", "",
+              "| dataset | hand-picked | recall no-flag / hand-picked | QPS no-flag | QPS hand-picked | ratio |",
+              "|---|---|---|---|---|---|"]
+    for c in checks:
+        t = c.get("interleaved")
+        if t:
+            a, h = t["qps"]["no-flag"], t["qps"]["hand-picked"]
+            lines.append(f"| {c['dataset']} | {t['hand_picked']} | {t['recall']['no-flag']:.4f} / "
+                         f"{t['recall']['hand-picked']:.4f} | {a['median']:,.0f} ({a['min']:,.0f}-{a['max']:,.0f}) | "
+                         f"{h['median']:,.0f} ({h['min']:,.0f}-{h['max']:,.0f}) | {t['ratio_median']:.2f}x "
+                         f"({t['ratio_min']:.2f}-{t['ratio_max']:.2f}), {t['rounds']} rounds |")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(folder, "defaults.md"), "w") as f:
         f.write(text)
@@ -107,13 +151,18 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", help="write the result as JSON here too")
     p.add_argument("--report", metavar="DIR", help="render DIR/defaults.md from the results there")
+    p.add_argument("--against", metavar="BENCH_DIR", help="also time the index in turns against the best "
+                   "hand-picked Sanny row of this sanny bench output (rebuilt in this process)")
     args = p.parse_args(argv)
     if args.report:
         print(report(args.report), end="")
         return 0
     if not (args.data and args.index):
         p.error("DATA and --index are needed (or --report DIR)")
-    text = json.dumps(check(args.data, args.index, args.k, args.repeats), indent=1)
+    result = check(args.data, args.index, args.k, args.repeats)
+    if args.against:
+        result["interleaved"] = interleaved(args.data, args.index, args.against, args.k)
+    text = json.dumps(result, indent=1)
     print(text)
     if args.out:
         with open(args.out, "w") as f:

@@ -32,3 +32,10 @@ def test_check_and_report(tmp_path, capsys):
     assert (folder / "defaults.md").read_text() == text
     assert f"| d.hdf5 | {c['setting']['kind']} S=1" in text
     assert "| d | S=1 kind=symqg T=10 ef_search=24 | 1,000 (999-1,001) | 900 (899-901) | 0.90x |" in text
+
+    t = default_check.interleaved(data, str(tmp_path / "ix"), str(folder / "bench-d"), rounds=2)
+    assert t["hand_picked"] == "S=1 kind=symqg T=10 ef_search=24" and t["rounds"] == 2
+    assert all(0.5 <= r <= 1 for r in t["recall"].values())
+    assert t["ratio_min"] <= t["ratio_median"] <= t["ratio_max"]
+    (folder / "check-d.json").write_text(json.dumps({**c, "interleaved": t}))
+    assert "2 rounds |" in default_check.report(str(folder))
