@@ -155,14 +155,21 @@ class Index(Durable):
         return self.store.keys_of(np.asarray(ids))
 
     def search(self, queries, k: int = 10, **kw):
-        """``(keys[m, k], distances[m, k])``; missing results are ``None`` / ``inf``."""
-        ids, d = self.search_ids(queries, k, **kw)
-        return self.keys_of(ids), d
+        """``(keys[m, k], distances[m, k])``; missing results are ``None`` / ``inf``. Keys are
+        read under the same lock as the ids (ids are reused: a write between the two would give
+        a result the key of a newer vector)."""
+        ids, d, keys = self._search(queries, k, True, **kw)
+        return keys, d
 
-    def search_ids(self, queries, k: int = 10, T: int | None = None, epsilon: float | None = None,
-                   prune: bool | None = None, adaptive: bool = False, T_max: int | None = None,
-                   ef_search: int = 0, candidates: str = "union", R: int = 0):
-        """Internal ids (insertion order from 0) and user distances: L2 (``l2``), 1-cos
+    def search_ids(self, queries, k: int = 10, **kw):
+        """Internal ids and user distances (see ``_search``)."""
+        ids, d, _ = self._search(queries, k, False, **kw)
+        return ids, d
+
+    def _search(self, queries, k: int, with_keys: bool, T: int | None = None, epsilon: float | None = None,
+                prune: bool | None = None, adaptive: bool = False, T_max: int | None = None,
+                ef_search: int = 0, candidates: str = "union", R: int = 0):
+        """Internal ids (dense, reused after removes) and user distances: L2 (``l2``), 1-cos
         (``cosine``), -<q,x> (``ip``). ``queries``: an array, or :class:`Queries` from
         :meth:`prepare_queries` (not checked again). ``adaptive``: queries whose k-th distance
         exceeds the bound on everything unseen are searched again with doubled T, up to ``T_max``.
@@ -180,15 +187,17 @@ class Index(Durable):
             with self._lock:
                 if not self.trained:
                     m = len(qs)
-                    return np.full((m, k), -1, np.int64), np.full((m, k), np.inf, np.float32)
-                return pipeline.search(self, qs, k, T, params, prune, adaptive, T_max, candidates, R)
+                    ids, dd = np.full((m, k), -1, np.int64), np.full((m, k), np.inf, np.float32)
+                else:
+                    ids, dd = pipeline.search(self, qs, k, T, params, prune, adaptive, T_max, candidates, R)
+                return ids, dd, (self.keys_of(ids) if with_keys else ids)
 
         if self._lock._is_owned():  # a search from inside a write or save: no batch may wait for us
-            ids, dd = run(q)
+            ids, dd, keys = run(q)
         else:
-            key = (k, T, params, prune, adaptive, T_max, candidates, R)
-            ids, dd = self._coalescer.run(key, q, run)
-        return ids, pipeline.user_distance(cfg.metric, dd)
+            key = (k, T, params, prune, adaptive, T_max, candidates, R, with_keys)
+            ids, dd, keys = self._coalescer.run(key, q, run)
+        return ids, pipeline.user_distance(cfg.metric, dd), keys
 
     def _search_params(self, epsilon: float, ef_search: int) -> SearchParams:
         """One ``SearchParams`` per (epsilon, ef_search), built once (searches never change it)."""
