@@ -65,7 +65,7 @@ def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerP
     search (its hops barely shrink with its size) and growing rows an exact scan."""
     big = max(live, key=live.get) if live else None
     big_live = live[big] if big is not None else 0
-    pending = sum(live.values()) - big_live + growing_live + sum(dead.values())
+    pending = sum(live.values()) - big_live + growing_rows + sum(dead.values())  # rows a merge would fix
     everything = Step(tuple(sorted(live)), growing_rows, "")
     if big is not None and dead[big] >= p.max_deleted * max(1, big_live + dead[big]):
         return Step(everything.sources, growing_rows, "deleted share")
@@ -73,7 +73,7 @@ def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerP
         return Step(everything.sources, growing_rows, "merge ratio")
     if growing_rows >= p.seal_rows:
         return Step((), growing_rows, "seal")
-    if idle and pending > 0 and (big is not None or growing_live >= 1):
+    if idle and pending > 0:
         return Step(everything.sources, growing_rows, "idle")
     return None
 
