@@ -16,11 +16,13 @@ import numpy as np
 from sanny.workers import LocalWorker, SearchParams
 from sanny.workers.errors import AlreadyExists, InvalidArgument, NotFound
 
-from . import pipeline, validate
+from . import compaction, pipeline, validate
 from .durability import Durable
 from .wal import DEL, PUT
 
 log = logging.getLogger(__name__)
+
+SEGMENTED = ("hnsw", "hnsw_sq", "symqg")  # inner kinds made of segments (sanny.workers.segments)
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,27 @@ class Index(Durable):
             self._write_manifest()
 
     def build(self, optimize: bool = True) -> None:
-        """Finish graph construction (incl. ONNG optimisation when configured)."""
+        """Finish graph construction. Graph kinds (``hnsw``, ``hnsw_sq``, ``symqg``): merge every
+        worker's segments into one graph each, without their deleted rows, while searches and
+        writes go on (a segment swap is atomic). ``ngt``: its ONNG optimisation, under the locks
+        (NGT must not be searched while it changes)."""
+        if self.config.inner.kind in SEGMENTED:
+            self.fan_out(lambda w, i: w.build(optimize))
+            return
         with self._write_lock, self._lock:
             self._build(optimize)
+
+    def compact(self) -> dict | None:
+        """The operator's merge (``sanny compact``, the ``Compact`` RPC): ``build()``, then the
+        segments summary after it (None for kinds without segments)."""
+        self.build(True)
+        return compaction.summary(self.worker_stats())
+
+    def wait_compaction(self, timeout: float | None = None) -> bool:
+        """Block until background compaction has nothing left to do (in-process workers treat
+        the index as idle now; remote ones are polled). Never needed for correctness: searches
+        see every write at once. False when ``timeout`` passed first."""
+        return compaction.wait(self.workers, timeout)
 
     # -- reads ---------------------------------------------------------------------------
     def _require(self, keys: list[str]) -> None:
@@ -211,10 +231,15 @@ class Index(Durable):
 
     def info(self) -> dict:
         with self._lock:
+            workers = [w.stats() for w in self.workers] if self.layout else []
             return {"path": self.root, "count": len(self.store), "config": self.config.to_dict(),
                     "trained": self.trained, "wal_seq": self.seq,
                     "layout": self.layout.to_dict() if self.layout else None,
-                    "workers": [w.stats() for w in self.workers] if self.layout else []}
+                    "workers": workers, "segments": compaction.summary(workers)}
+
+    def segments(self) -> dict | None:
+        """Segments, deleted share and compaction state over every worker (``compaction.summary``)."""
+        return compaction.summary(self.worker_stats())
 
 
 def _require(keys: list[str], present) -> None:
