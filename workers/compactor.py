@@ -116,8 +116,9 @@ class Compactor:
     def state(self) -> dict:
         with self._cv:
             idle = time.monotonic() - self._last_write >= self.p.idle_seconds
-        pending = self.running or any(i.plan(idle) is not None for i in self.inners)
-        return {"state": self.running or ("pending" if pending else "idle"), "steps": self.steps,
+        running = self.running or next((i.merging for i in self.inners if i.merging), "")
+        pending = running or any(i.plan(idle) is not None for i in self.inners)
+        return {"state": running or ("pending" if pending else "idle"), "steps": self.steps,
                 "cpu_seconds": round(self.cpu_seconds, 3), "background": self.enabled, "error": self.error}
 
     def close(self) -> None:

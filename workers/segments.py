@@ -99,6 +99,7 @@ class SegmentedInner:
         self._removed_during: list | None = None  # ids removed while a compaction builds
         self.merges = 0
         self.merge_seconds = 0.0
+        self.merging = ""  # the reason of the compaction in progress (background or build)
 
     @property
     def threads(self) -> int:
@@ -167,13 +168,16 @@ class SegmentedInner:
                 gid = np.concatenate(parts)
                 x = self.store.arrays[self.s][gid]  # copied now: a reused id may overwrite its row later
                 self._removed_during = []
+                self.merging = step.reason or "merge"
             try:
                 graph = self.make_graph(x, threads) if len(gid) else None
             except BaseException:
                 with self._lock:
                     self._removed_during = None
+                    self.merging = ""
                 raise
             with self._lock:
+                self.merging = ""
                 gone = np.concatenate(self._removed_during) if self._removed_during else np.zeros(0, np.int64)
                 self._removed_during = None
                 for s in step.sources:
@@ -209,7 +213,7 @@ class SegmentedInner:
             return
         while True:
             step = self.plan(idle=True)
-            if step is None or self.run(step, self.threads):
+            if step is None or self.run(Step(step.sources, step.upto, "build"), self.threads):
                 if step is None or self.plan(idle=True) is None:
                     return
 
