@@ -277,6 +277,8 @@ def test_merge_policy():
     assert plan({1: 1000}, {1: 50}, 0, 0, P, idle=True).reason == "idle"      # idle: one clean graph
     assert plan({1: 1000}, {1: 0}, 0, 0, P, idle=True) is None                # already one clean graph
     assert plan({1: 1000}, {1: 0}, 0, 5, P, idle=True).reason == "idle"       # dead growing rows: dropped
+    step = plan({1: 0, 2: 800}, {1: 1000, 2: 0}, 10, 10, P, idle=False)     # all of 1 deleted
+    assert step.reason == "drop" and step.sources == (1,) and step.upto == 0
 
 
 def test_coordinator_ids_are_reused_smallest_first_and_replay_gives_the_same(tmp_path):

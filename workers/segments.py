@@ -64,9 +64,14 @@ def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerP
     Returns ``Step`` or None. Merges aim at one graph: every extra segment costs a whole graph
     search (its hops barely shrink with its size) and growing rows an exact scan."""
     big = max(live, key=live.get) if live else None
+    if big is not None and live[big] == 0:
+        big = None
     big_live = live[big] if big is not None else 0
     pending = sum(live.values()) - big_live + growing_rows + sum(dead.values())  # rows a merge would fix
     everything = Step(tuple(sorted(live)), growing_rows, "")
+    empty = tuple(sorted(k for k, v in live.items() if v == 0))
+    if empty:  # every row deleted (a burst of upserts): dropped, nothing to build
+        return Step(empty, 0, "drop")
     if big is not None and dead[big] >= p.max_deleted * max(1, big_live + dead[big]):
         return Step(everything.sources, growing_rows, "deleted share")
     if big is not None and pending >= p.merge_ratio * big_live and len(live) + (growing_rows > 0) > 1:
@@ -107,6 +112,8 @@ class SegmentedInner:
 
     # -- writes --------------------------------------------------------------------------
     def _place(self, ids: np.ndarray, serial: int, rows: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
         need = int(ids.max()) + 1
         self.where_seg = grown(self.where_seg, need, fill=-1)
         self.where_row = grown(self.where_row, need)
