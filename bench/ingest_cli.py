@@ -116,6 +116,9 @@ def register(subparsers) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from .ingest_report import NAMES, render
+    from .plot import require
+
+    require()  # matplotlib, before the run rather than at its first plot
 
     if args.report_only:
         if not os.path.isfile(os.path.join(args.out, NAMES[0])):

@@ -68,11 +68,9 @@ def _bars(ax, labels, spreads, color):
 def plot(doc: dict, path: str) -> None:
     """Left: ingest vectors/s per (inner, path), bars at the median, whiskers min-max. Right:
     single-query p50 / p90 / p99 per inner kind, quiet and busy (medians over the repeats)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .plot import figure
 
-    fig = Figure(figsize=(12, 4.8), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = figure(figsize=(12, 4.8), layout="constrained")
     ax = fig.add_subplot(1, 2, 1)
     rows = doc["ingest"]
     _bars(ax, [f"{r['inner']}\n{r['path']}" for r in rows], [r["rate"] for r in rows],

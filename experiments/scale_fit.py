@@ -1,5 +1,5 @@
 """The scale model's terms, each measured on its own (micro-measurements; never the end-to-end
-validation runs of ``bench/scale_model.py``), and the least-squares fits that turn them into
+validation runs of ``experiments/scale_model.py``), and the least-squares fits that turn them into
 functions of the configuration.
 
 - ``sub``: one subspace search of one query on a ``LocalWorker`` with the default inner index
@@ -31,7 +31,7 @@ import numpy as np
 
 from sanny.workers import Worker
 
-from .synthetic import clustered
+from sanny.bench.synthetic import clustered
 
 T, K = 40, 10
 CALLS = 50  # timed single queries per key and round (many short rounds: the noise is bursty)
@@ -217,7 +217,7 @@ def remote_index(tmp: str, x, S: int, G: int, R: int, workers: int, kind: str = 
     processes (``R x G`` of them) on loopback."""
     from sanny.engine import Index, IndexConfig, InnerParams
 
-    from .serve_modes import worker_procs
+    from sanny.bench.serve_modes import worker_procs
     from sanny.workers.transports import factory_from_config
 
     with contextlib.ExitStack() as stack:

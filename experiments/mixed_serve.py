@@ -5,8 +5,8 @@ It uses only the API every Sanny version has (``Index.create / insert / build``,
 ``run_server``), so the same file, run by an older checkout's interpreter, serves that
 version: a same-run old-vs-new ratio under the same clients. Runnable as a plain script.
 
-    python -m sanny.bench.mixed_load --save-data /tmp/mixed.npy
-    python bench/mixed_serve.py /tmp/mixed.npy --S 4 < /dev/tty   # or any stdin kept open
+    python -m sanny.bench.mixed_load --save-data mixed.npy
+    python experiments/mixed_serve.py mixed.npy --S 4 < /dev/tty   # or any stdin kept open
 
 ``--null`` serves the transport ceiling instead: the same server, servicer and request checks,
 but the index answers every search at once with the same ten ids and every write is a no-op

@@ -1,14 +1,14 @@
-"""Issue 8's same-run comparison in one command: serve the same vectors from an older checkout
+"""The old-vs-new same-run comparison in one command: serve the same vectors from an older checkout
 (``--old-python``: an interpreter whose ``sanny`` is that checkout), from this one, and from
 this one with ``--null`` (the transport ceiling: the servicer over an engine that answers at
-once), each in its own process by ``bench/mixed_serve.py``; drive them in turn with
+once), each in its own process by ``experiments/mixed_serve.py``; drive them in turn with
 ``mixed_load --target``; stop them.
 
-    git worktree add --detach /work/wt-old 43f939e
-    python3 -m venv --system-site-packages /work/venv-old
-    /work/venv-old/bin/pip install --no-deps -e /work/wt-old
-    python -m sanny.bench.mixed_same_run --old-python /work/venv-old/bin/python \\
-        --old-name old-43f939e --out bench/results/mixed-load
+    git worktree add --detach ../wt-old 43f939e
+    python3 -m venv --system-site-packages ../venv-old
+    ../venv-old/bin/pip install --no-deps -e ../wt-old
+    python -m experiments.mixed_same_run --old-python ../venv-old/bin/python \\
+        --old-name old-43f939e --out experiments/results/mixed-load
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import mixed_load
+from sanny.bench import mixed_load
 
 SERVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mixed_serve.py")
 
@@ -62,7 +62,7 @@ def main(argv=None) -> None:
                 "--target", f"{args.old_name}={old}", "--target", f"new={new}", "--target", f"ceiling-null={null}",
                 "--dim", str(args.dim), "--clients", str(args.clients), "--seconds", str(args.seconds),
                 "--repeats", str(args.repeats), "--max-requests", str(args.max_requests),
-                *(["--out", args.out] if args.out else [])], module="sanny.bench.mixed_same_run")
+                *(["--out", args.out] if args.out else [])], module="experiments.mixed_same_run")
 
 
 if __name__ == "__main__":

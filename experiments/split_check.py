@@ -1,14 +1,14 @@
 """Does the split earn its place? Best S >= 2 vs best S = 1 Sanny setting at each recall
 threshold, batch and single-query, from one results directory (``rows.jsonl``).
 
-``python -m sanny.bench.split_check bench/results/minilm`` prints a Markdown table."""
+``python -m experiments.split_check bench/results/minilm`` prints a Markdown table."""
 from __future__ import annotations
 
 import json
 import os
 import sys
 
-from . import results
+from sanny.bench import results
 
 
 def best(rows: list[dict], pred, threshold: float, key: str) -> dict | None:

@@ -8,7 +8,7 @@ environment (the nodes and any driver run with it; nothing is read from or writt
 ``~/.ray``). The ``ray start`` processes are the lab's, stopped by PID with it (and whatever
 Ray left in its namespaces).
 
-``python -m sanny.bench.netns_ray --address HEAD:PORT --nodes IP,IP --index DIR`` (run inside
+``python -m experiments.netns_ray --address HEAD:PORT --nodes IP,IP --index DIR`` (run inside
 the head's host: a Ray driver needs a raylet on its own host) waits until every node is alive,
 then builds two indexes over Ray actors: 2 subspace groups pinned one per node of ``--nodes``
 (``[workers] nodes``), and a grid of 2 row shards x 1 group x 2 replicas, each cell's replicas
@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from .netns import Lab
+from sanny.bench.netns import Lab
 
 PORT = 6379
 STARTED = r"Ray runtime started"
@@ -90,9 +90,9 @@ def run(address: str, nodes: list[str], root: str, n: int = 1000) -> dict:
     from sanny.engine import Index, IndexConfig, InnerParams
     from sanny.workers.transports import factory_from_config
 
-    from . import metrics
-    from .datasets import Dataset, exact_ground_truth
-    from .synthetic import clustered
+    from sanny.bench import metrics
+    from sanny.bench.datasets import Dataset, exact_ground_truth
+    from sanny.bench.synthetic import clustered
 
     ray.init(address=address, log_to_driver=False)  # the node IP: the one that routes to the head
     alive = _wait_nodes(ray, len(nodes) + 1)
@@ -121,7 +121,7 @@ def run(address: str, nodes: list[str], root: str, n: int = 1000) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sanny.bench.netns_ray")
+    ap = argparse.ArgumentParser(prog="python -m experiments.netns_ray")
     ap.add_argument("--address", required=True, help="the Ray head's HOST:PORT (this host's address)")
     ap.add_argument("--nodes", required=True, help="two node IPs for the pinned actors, comma-separated")
     ap.add_argument("--index", required=True, help="folder for the indexes")

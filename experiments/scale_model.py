@@ -1,5 +1,5 @@
 """A scale model of the R x S x F grid: single-query latency, throughput and memory per node,
-from costs measured on this machine (``bench/scale_fit.py``: each term on its own
+from costs measured on this machine (``experiments/scale_fit.py``: each term on its own
 micro-measurement), checked end to end against configurations it can run.
 
 Model (:func:`predict`), one query, ``G`` worker groups (``S / G`` subspaces each), workers on
@@ -19,9 +19,9 @@ raises it — not modelled (the number is the un-batched floor). Memory per work
 cell's ``n / R`` rows x ``S / G`` subspaces x (slice ``4 w`` + faiss' own copy ``4 w`` + graph
 links); the coordinator keeps ``4 n d`` bytes of full vectors.
 
-``python -m sanny.bench.scale_model`` measures the terms, validates against embedded runs and
+``python -m experiments.scale_model`` measures the terms, validates against embedded runs and
 ``sanny worker`` processes on loopback (1-2 workers: this machine has 2 cores), and writes
-``bench/results/scale_model.json`` and a plot of predictions up to 1e9 x 2048-d. Every timing
+``experiments/results/scale_model.json`` and a plot of predictions up to 1e9 x 2048-d. Every timing
 is the median single-query latency of one round; the micro-measurements and the validation
 runs are all set up first, then timed together, interleaved round after round, so both see the
 shared machine in the same moments; each key's median round is used (the best round's error is
@@ -36,9 +36,9 @@ import json
 import os
 import tempfile
 
-from . import scale_fit
-from .scale_fit import coord_features, hop_features, sub_features, term
-from .synthetic import clustered
+from experiments import scale_fit
+from experiments.scale_fit import coord_features, hop_features, sub_features, term
+from sanny.bench.synthetic import clustered
 
 TARGET = 0.30  # every validated configuration within +-30 %
 
@@ -212,7 +212,7 @@ NOTES = [
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sanny.bench.scale_model")
+    ap = argparse.ArgumentParser(prog="python -m experiments.scale_model")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "scale_model.json"))
     args = ap.parse_args(argv)
     m, checks = run()

@@ -6,7 +6,7 @@ Internal ids are dense and never reused (the id is the row of every store), so a
 (a new id for the key, the old one masked) grows every store by one row even when the live
 count stays the same. This tool measures that growth, so a fix has a before and after.
 
-    python -m sanny.bench.upsert_growth --n 5000 --dim 128 --upserts 100000 --out bench/results/upsert-growth
+    python -m experiments.upsert_growth --n 5000 --dim 128 --upserts 100000 --out experiments/results/upsert-growth
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from sanny.engine import Index, IndexConfig
 
-from . import procs, provenance
-from .synthetic import clustered
+from sanny.bench import procs, provenance
+from sanny.bench.synthetic import clustered
 
 BATCH = 50  # keys per upsert call
 
@@ -108,7 +108,7 @@ def main(argv=None) -> None:
             json.dump({"args": vars(args), "provenance": prov, "rows": rows}, f, indent=1)
         with open(os.path.join(args.out, "upsert-growth.md"), "w") as f:
             f.write(f"```\n{text}\n```\n\ncommit {prov.get('commit', '?')}, "
-                    f"`python -m sanny.bench.upsert_growth {' '.join(prov['argv'])}`\n")
+                    f"`python -m experiments.upsert_growth {' '.join(prov['argv'])}`\n")
         plot(rows, os.path.join(args.out, "upsert-growth.png"))
 
 

@@ -1,4 +1,4 @@
-"""``python -m sanny.bench.grid_memory`` output: grid-memory.json (rows + provenance),
+"""``python -m experiments.grid_memory`` output: grid-memory.json (rows + provenance),
 grid-memory.md (table) and grid-memory.png (VmRSS per process, a line at 0.35x embedded)."""
 from __future__ import annotations
 
@@ -32,11 +32,9 @@ def markdown(rows: list[dict]) -> str:
 
 def plot(rows: list[dict], path: str) -> None:
     """One group of bars per variant: embedded, grid coordinator, each worker; a line at 0.35x embedded."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from sanny.bench.plot import figure
 
-    fig = Figure(figsize=(2.2 + 2.2 * len(rows), 4.5), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = figure(figsize=(2.2 + 2.2 * len(rows), 4.5), layout="constrained")
     ax = fig.add_subplot()
     nw = len(rows[0]["workers"])
     names = ["embedded", "coordinator"] + [f"worker {i}" for i in range(nw)]

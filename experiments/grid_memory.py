@@ -1,10 +1,10 @@
-"""Memory per process of an R x S grid on namespace hosts vs. one embedded process (issue 11).
+"""Memory per process of an R x S grid on namespace hosts vs. one embedded process.
 
 Why: spreading an index over R row shards x S subspace groups is meant to let every host hold
 only its 1/(R*S) of the slices. This measures what each ``sanny worker`` really holds next to one
 process holding the same index, with recall@10 of both at identical settings.
 
-``python -m sanny.bench.grid_memory FILE --out DIR`` — per variant (inner index x keep_vectors),
+``python -m experiments.grid_memory FILE --out DIR`` — per variant (inner index x keep_vectors),
 the same data and IndexConfig (``shards = R``, S subspaces in S groups, F = 1) are built twice,
 in this process (embedded workers) and over R*S ``sanny worker`` processes on 127.0.0.1, and
 saved. Each is then served from fresh processes (:mod:`.serve_modes`): ``sanny serve --index``
@@ -28,11 +28,11 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from . import metrics, provenance, serve_modes
-from .grid_memory_report import markdown, write
-from .datasets import load
-from .netns import unavailable
-from .procs import status_bytes
+from sanny.bench import metrics, provenance, serve_modes
+from experiments.grid_memory_report import markdown, write
+from sanny.bench.datasets import load
+from sanny.bench.netns import unavailable
+from sanny.bench.procs import status_bytes
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def run(path: str, out: str, inners=("exact", "hnsw"), keeps=(True, False), R: i
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sanny.bench.grid_memory", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m experiments.grid_memory", description=__doc__.split("\n\n")[0])
     ap.add_argument("file", help="ann-benchmarks HDF5 file")
     ap.add_argument("--out", required=True, help="results directory")
     ap.add_argument("--inner", default="exact,hnsw", help="inner index kinds, comma-separated")
