@@ -38,7 +38,9 @@ class Queries:
 
 
 class Index(Durable):
-    """A Sanny index living in a directory. Thread-safe (one lock; searches batch internally)."""
+    """A Sanny index living in a directory. Thread-safe: a write lock orders writers (checks,
+    seq, WAL write), a state lock guards what searches read (each write's apply); concurrent
+    searches batch internally (``docs/ARCHITECTURE.md``, "Locks and the write contract")."""
 
     # -- access for the service, Vald facade and tune ------------------------------------
     def prepare_queries(self, queries, field: str = "queries") -> Queries:
