@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from sanny.engine.api import service as service_mod
-from sanny.engine.api.status import Abort
+from sanny.engine.rpc.status import Abort
 from sanny.v1 import sanny_pb2 as pb
 from sanny.v1 import sanny_pb2_grpc as pb_grpc
 

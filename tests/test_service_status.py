@@ -6,7 +6,7 @@ import pytest
 
 from sanny.engine import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound, WorkerUnavailable
 from sanny.workers.errors import DeadlineExceeded
-from sanny.engine.api.status import Abort, from_rpc_error, to_status
+from sanny.engine.rpc.status import Abort, from_rpc_error, to_status
 
 C = grpc.StatusCode
 

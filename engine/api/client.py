@@ -24,7 +24,8 @@ from sanny.v1 import sanny_pb2_grpc as pb_grpc
 from sanny.workers.errors import DeadlineExceeded, SannyError, WorkerUnavailable
 from sanny.workers.tls import channel_credentials
 
-from . import status, wire
+from ..rpc import status
+from . import wire
 
 _UNSET = object()
 
