@@ -51,6 +51,21 @@ class Abort(Exception):
         self.code = code
 
 
+class RpcFailure(grpc.RpcError):
+    """A failed call as a value with grpc's ``code()`` / ``details()`` (grpc's own errors come
+    only from real calls): the client's :class:`ServiceError` base, and the tests' stand-in."""
+
+    def __init__(self, code: grpc.StatusCode, details: str):
+        super().__init__(f"{code.name}: {details}")
+        self._code, self._details = code, details
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+
 def _is_ray_error(e: BaseException) -> bool:
     return type(e).__module__.split(".")[0] == "ray"
 
