@@ -1,11 +1,11 @@
-"""bench.upsert_growth: an upsert of an existing key gives its id back and takes the smallest free
+"""experiments.upsert_growth: an upsert of an existing key gives its id back and takes the smallest free
 one, so the id ranges stay at the live count however many upserts go by; segments keep the graph
 rows bounded and ``Index.build()`` leaves one graph of exactly the live rows."""
 from __future__ import annotations
 
 import json
 
-from sanny.bench import upsert_growth
+from experiments import upsert_growth
 
 
 def test_ids_stay_at_the_live_count_and_build_leaves_only_live_rows(tmp_path):
