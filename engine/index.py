@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sanny.workers import LocalWorker, SearchParams
-from sanny.workers.errors import AlreadyExists, InvalidArgument, NotFound
+from sanny.workers.errors import AlreadyExists, InvalidArgument, NotFound, WorkerUnavailable
 
 from . import compaction, pipeline, validate
 from .durability import Durable
@@ -143,7 +143,11 @@ class Index(Durable):
 
     def compact(self) -> dict | None:
         """The operator's merge (``sanny compact``, the ``Compact`` RPC): ``build()``, then the
-        segments summary after it (None for kinds without segments)."""
+        segments summary after it (None for kinds without segments). A degraded grid defers it:
+        ``WorkerUnavailable`` naming what is down, before any worker starts a merge (live
+        workers still compact in the background on their own)."""
+        if blocked := [b for b in (w.save_blocker() for w in self.workers) if b]:
+            raise WorkerUnavailable("compaction deferred: " + "; ".join(blocked))
         self.build(True)
         return compaction.summary(self.worker_stats())
 
