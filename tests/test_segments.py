@@ -270,8 +270,12 @@ def test_merge_policy():
     assert plan({}, {}, 100, 100, P, idle=False).sources == ()
     assert plan({}, {}, 0, 0, P, idle=True) is None                          # nothing at all
     assert plan({1: 1000}, {1: 0}, 10, 10, P, idle=False) is None             # 10 < 0.5 * 1000
-    step = plan({1: 1000, 2: 300}, {1: 0, 2: 0}, 250, 260, P, idle=False)   # 550 >= 500: merge all
-    assert step.reason == "merge ratio" and step.sources == (1, 2) and step.upto == 260
+    step = plan({1: 1000, 2: 300}, {1: 0, 2: 0}, 20, 20, P, idle=False)     # 320 < 500
+    assert step is None
+    step = plan({1: 1000, 2: 300}, {1: 0, 2: 0}, 250, 260, P, idle=False)   # 560 >= 500, but first:
+    assert step.reason == "seal" and step.sources == ()                     # 260 growing rows sealed
+    step = plan({1: 1000, 2: 300, 3: 260}, {1: 0, 2: 0, 3: 0}, 10, 10, P, idle=False)
+    assert step.reason == "merge ratio" and step.sources == (1, 2, 3) and step.upto == 10
     assert plan({1: 1000}, {1: 200}, 0, 0, P, idle=False).reason == "deleted share"  # 200 >= 0.1 * 1200
     assert plan({1: 1000}, {1: 50}, 0, 0, P, idle=False) is None              # 50 < 105
     assert plan({1: 1000}, {1: 50}, 0, 0, P, idle=True).reason == "idle"      # idle: one clean graph

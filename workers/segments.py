@@ -72,14 +72,18 @@ def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerP
     empty = tuple(sorted(k for k, v in live.items() if v == 0))
     if empty:  # every row deleted (a burst of upserts): dropped, nothing to build
         return Step(empty, 0, "drop")
+    reason = None
     if big is not None and dead[big] >= p.max_deleted * max(1, big_live + dead[big]):
-        return Step(everything.sources, growing_rows, "deleted share")
-    if big is not None and pending >= p.merge_ratio * big_live and len(live) + (growing_rows > 0) > 1:
-        return Step(everything.sources, growing_rows, "merge ratio")
-    if growing_rows >= p.seal_rows:
+        reason = "deleted share"
+    elif big is not None and pending >= p.merge_ratio * big_live and len(live) + (growing_rows > 0) > 1:
+        reason = "merge ratio"
+    elif idle and pending > 0:
+        reason = "idle"
+    if growing_rows >= p.seal_rows or (reason and growing_rows >= p.seal_rows // 4 and live):
+        # seal first: a long merge must not leave searches scanning many growing rows exactly
         return Step((), growing_rows, "seal")
-    if idle and pending > 0:
-        return Step(everything.sources, growing_rows, "idle")
+    if reason:
+        return Step(everything.sources, growing_rows, reason)
     return None
 
 
@@ -98,6 +102,7 @@ class SegmentedInner:
         self.g_ids = np.zeros(1024, np.int64)
         self.g_x = np.zeros((1024, width), np.float32)
         self.g_dead = np.zeros(1024, bool)
+        self.g_xx = np.zeros(1024, np.float32)  # squared row norms: the exact scan's |x|^2 term
         self.g_n = self.g_ndead = 0
         self.where_seg = np.full(1024, -1, np.int32)
         self.where_row = np.zeros(1024, np.int32)
@@ -128,8 +133,10 @@ class SegmentedInner:
             if n + len(ids) > len(self.g_ids):  # new arrays, never shifted: searches read the old
                 self.g_ids, self.g_x = grown(self.g_ids, n + len(ids), n), grown(self.g_x, n + len(ids), n)
                 self.g_dead = grown(self.g_dead, n + len(ids), n)
+                self.g_xx = grown(self.g_xx, n + len(ids), n)
             self.g_ids[n: n + len(ids)] = ids
             self.g_x[n: n + len(ids)] = x
+            self.g_xx[n: n + len(ids)] = np.einsum("ij,ij->i", self.g_x[n: n + len(ids)], self.g_x[n: n + len(ids)])
             self.g_dead[n: n + len(ids)] = False
             self.g_n = n + len(ids)
             self._place(ids, GROWING, np.arange(n, n + len(ids)))
@@ -206,7 +213,9 @@ class SegmentedInner:
         rest = self.g_n - upto
         cap = max(1024, rest)
         ids, x, dead = self.g_ids[upto: self.g_n], self.g_x[upto: self.g_n], self.g_dead[upto: self.g_n]
+        xx = self.g_xx[upto: self.g_n]
         self.g_ids, self.g_x, self.g_dead = grown(ids.copy(), cap, rest), grown(x.copy(), cap, rest), grown(dead.copy(), cap, rest)
+        self.g_xx = grown(xx.copy(), cap, rest)
         self.g_n, self.g_ndead = rest, int(dead.sum())
         alive = ~dead
         if alive.any():
@@ -230,7 +239,7 @@ class SegmentedInner:
         q = np.ascontiguousarray(q, np.float32)
         with self._lock:
             segs = list(self.sealed.values())
-            n, ids_g, x_g, dead_g, nd = self.g_n, self.g_ids, self.g_x, self.g_dead, self.g_ndead
+            n, ids_g, x_g, dead_g, nd, xx_g = self.g_n, self.g_ids, self.g_x, self.g_dead, self.g_ndead, self.g_xx
         threads = 1 if m <= SMALL_BATCH else self.threads
         found = []
         for seg in segs:
@@ -242,7 +251,8 @@ class SegmentedInner:
                 ok &= ~seg.dead[r]
             found.append((np.where(ok, seg.gid_of[r], -1), np.where(ok, d, np.inf).astype(np.float32, copy=False)))
         if n - nd > 0:
-            rows, d = scan_rows(q, x_g[:n], min(T, n - nd), self.metric, dead=dead_g[:n] if nd else None)
+            rows, d = scan_rows(q, x_g[:n], min(T, n - nd), self.metric, dead=dead_g[:n] if nd else None,
+                                xx=xx_g[:n])
             found.append((np.where(rows >= 0, ids_g[np.maximum(rows, 0)], -1), d))
         if not found:
             return np.full((m, T), -1, np.int64), np.full((m, T), np.inf, np.float32)
@@ -302,7 +312,7 @@ class SegmentedInner:
     def nbytes(self) -> int:
         with self._lock:
             return int(sum(s.graph.nbytes() + s.gid_of.nbytes + s.dead.nbytes for s in self.sealed.values())
-                       + self.g_x.nbytes + self.g_ids.nbytes + self.where_seg.nbytes + self.where_row.nbytes)
+                       + self.g_x.nbytes + self.g_ids.nbytes + self.g_xx.nbytes + self.where_seg.nbytes + self.where_row.nbytes)
 
     def close(self) -> None:
         with self._build_lock:  # a compaction in flight finishes first
