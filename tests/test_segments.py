@@ -268,6 +268,8 @@ def test_merge_policy():
     assert plan({}, {}, 50, 50, P, idle=False) is None                       # small growing: wait
     assert plan({}, {}, 100, 100, P, idle=False).reason == "seal"            # full: seal it alone
     assert plan({}, {}, 100, 100, P, idle=False).sources == ()
+    assert plan({}, {}, 40, 100, P, idle=False).reason == "vacuum"          # 60 of 100 rewritten
+    assert plan({}, {}, 40, 100, P, idle=False).upto == 0
     assert plan({}, {}, 0, 0, P, idle=True) is None                          # nothing at all
     assert plan({1: 1000}, {1: 0}, 10, 10, P, idle=False) is None             # 10 < 0.5 * 1000
     step = plan({1: 1000, 2: 300}, {1: 0, 2: 0}, 20, 20, P, idle=False)     # 320 < 500
@@ -317,3 +319,17 @@ def test_an_index_under_upserts_keeps_its_stores_at_the_live_count(tmp_path, dat
     keys, _ = ix.search(Q, 10, T=40)
     assert recall([[int(k[1:]) for k in row] for row in keys], gt) >= 0.9
     ix.close()
+
+
+def test_a_vacuum_drops_rewritten_growing_rows_without_a_build(worker, data):
+    X, Q = data
+    w = worker(params("hnsw", compact=False, seal_rows=100))
+    for _ in range(3):
+        w.insert(np.arange(50), X[:50])                    # the same ids again: rows rewritten
+    inner = w.inners[0]
+    assert inner.g_n == 150 and inner.g_ndead == 100
+    step = inner.plan()
+    assert step.reason == "vacuum" and inner.run(step, 1)
+    assert inner.g_n == 50 and inner.g_ndead == 0 and not inner.sealed
+    top, d = w.search(X[:50], 1, SearchParams())
+    assert (top[:, :, 0] == np.arange(50)).all() and np.allclose(d[:, :, 0], 0, atol=1e-4)

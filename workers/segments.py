@@ -79,6 +79,8 @@ def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerP
         reason = "merge ratio"
     elif idle and pending > 0:
         reason = "idle"
+    if growing_rows >= p.seal_rows and growing_rows - growing_live >= growing_rows // 2:
+        return Step((), 0, "vacuum")  # mostly rewritten rows (an upsert storm): dropped, nothing built
     if growing_rows >= p.seal_rows or (reason and growing_rows >= p.seal_rows // 4 and live):
         # seal first: a long merge must not leave searches scanning many growing rows exactly
         return Step((), growing_rows, "seal")
@@ -208,18 +210,17 @@ class SegmentedInner:
             return True
 
     def _drop_growing_prefix(self, upto: int) -> None:
-        """The growing rows after ``upto`` become its rows from 0 (new arrays: searches may hold
-        the old ones); their ``where`` rows move with them."""
-        rest = self.g_n - upto
+        """The live growing rows after ``upto`` become its rows from 0 (new arrays: searches may
+        hold the old ones); their ``where`` rows move with them."""
+        alive = ~self.g_dead[upto: self.g_n]  # dead rows go too: nothing refers to them
+        ids, x = self.g_ids[upto: self.g_n][alive], self.g_x[upto: self.g_n][alive]
+        xx = self.g_xx[upto: self.g_n][alive]
+        rest = len(ids)
         cap = max(1024, rest)
-        ids, x, dead = self.g_ids[upto: self.g_n], self.g_x[upto: self.g_n], self.g_dead[upto: self.g_n]
-        xx = self.g_xx[upto: self.g_n]
-        self.g_ids, self.g_x, self.g_dead = grown(ids.copy(), cap, rest), grown(x.copy(), cap, rest), grown(dead.copy(), cap, rest)
-        self.g_xx = grown(xx.copy(), cap, rest)
-        self.g_n, self.g_ndead = rest, int(dead.sum())
-        alive = ~dead
-        if alive.any():
-            self._place(ids[alive], GROWING, np.nonzero(alive)[0])
+        self.g_ids, self.g_x, self.g_xx = grown(ids, cap, rest), grown(x, cap, rest), grown(xx, cap, rest)
+        self.g_dead = np.zeros(len(self.g_ids), bool)
+        self.g_n, self.g_ndead = rest, 0
+        self._place(ids, GROWING, np.arange(rest))
 
     def build(self, optimize: bool = False) -> None:
         """``optimize`` (``Index.build()``, ``compact``, bulk loads): everything into one graph now,
