@@ -72,6 +72,9 @@ def create_app(searcher, *, trusted_hosts: list[str] | None = None, secret_key: 
             raise Refused("registering is off on this page (start 'sanny web' with --allow-register)", 403)
         return jsonify(searcher.register(searcher.read(*_upload())))
 
+    if not searcher.allow_register:
+        csrf.exempt(register)  # it refuses every request: say why, not "CSRF token missing"
+
     @app.get("/thumb")
     def thumb():
         data = uploads.thumbnail(searcher.root, request.args.get("key", ""), searcher.limits.max_pixels)
