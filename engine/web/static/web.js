@@ -143,7 +143,7 @@
     const dl = $("info");
     dl.replaceChildren(...FIELDS.filter((f) => info[f] !== undefined).map((f) => {
       const d = el("div");
-      const dd = el("dd", "", typeof info[f] === "number" ? info[f].toLocaleString("en") : info[f]);
+      const dd = el("dd", "", f === "count" ? Number(info[f]).toLocaleString("en") : info[f]);
       dd.id = "info-" + f;
       if (f === "health") dd.className = info.ok ? "good" : "bad";
       d.append(el("dt", "", f), dd);
