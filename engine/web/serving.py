@@ -26,5 +26,14 @@ def background(app, host: str = "127.0.0.1"):
     try:
         yield f"http://{host}:{server.effective_port}/"
     finally:
-        server.close()
-        server.task_dispatcher.shutdown(timeout=5)
+        stop(server)
+        t.join(timeout=10)
+
+
+def stop(server) -> None:
+    """Finish the requests in progress, then close every connection and the listening socket
+    (as WebTest's StopableWSGIServer does): the serving loop ends when nothing is left to watch."""
+    server.task_dispatcher.shutdown(cancel_pending=True, timeout=10)
+    while server._map:
+        for channel in list(server._map.values()):
+            channel.handle_close()
