@@ -25,7 +25,8 @@ from sanny.engine.web.app import create_app  # noqa: E402
 from sanny.engine.web.serving import background  # noqa: E402
 
 from extract_helpers import checkpoint, picture, variants  # noqa: E402,F401
-from web_helpers import HOSTILE, WAIT, bomb_png, driver, extractor, make_index, searcher  # noqa: E402,F401
+from web_helpers import (HOSTILE, WAIT, acted, bomb_png, choose, driver, extractor, load, make_index,  # noqa: E402,F401
+                         message, results, searcher, thumbs_loaded)
 
 N = 12
 LIMIT = 300_000  # upload bytes: small, so an "oversized" file is quick to make
@@ -43,27 +44,6 @@ def site(tmp_path_factory, checkpoint):  # noqa: F811
     ix.close()
 
 
-def body(drv):
-    return drv.find_element(By.TAG_NAME, "body")
-
-
-def load(drv, url):
-    drv.get(url)
-    WebDriverWait(drv, WAIT).until(lambda d: body(d).get_attribute("data-ready") == "yes")
-
-
-def acted(drv, action) -> str:
-    """Run ``action`` and wait until the page finished the request it started; its state."""
-    before = body(drv).get_attribute("data-seq")
-    action()
-    WebDriverWait(drv, WAIT).until(lambda d: body(d).get_attribute("data-seq") != before)
-    return body(drv).get_attribute("data-state")
-
-
-def choose(drv, path):
-    return acted(drv, lambda: drv.find_element(By.ID, "file").send_keys(str(path)))
-
-
 def dropped(drv, path):
     """Drop a file on the drop zone as a browser does (a DragEvent carrying a DataTransfer)."""
     data = base64.b64encode(open(path, "rb").read()).decode()
@@ -73,20 +53,6 @@ def dropped(drv, path):
     const dt = new DataTransfer(); dt.items.add(new File([a], name, {type: "image/png"}));
     document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));"""
     return acted(drv, lambda: drv.execute_script(js, data, os.path.basename(path)))
-
-
-def results(drv) -> list[tuple[str, str]]:
-    return [(f.find_element(By.CSS_SELECTOR, ".key").text, f.find_element(By.CSS_SELECTOR, ".d").text)
-            for f in drv.find_elements(By.CSS_SELECTOR, "#results figure")]
-
-
-def message(drv) -> str:
-    return drv.find_element(By.ID, "message").text
-
-
-def thumbs_loaded(drv) -> bool:
-    return drv.execute_script("return [...document.querySelectorAll('#results img')]"
-                              ".every(i => i.complete && i.naturalWidth > 0)")
 
 
 def test_upload_finds_the_copy_first_and_a_resized_copy_in_the_top_3(site, driver):

@@ -23,8 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from sanny.engine.api.server import run_server  # noqa: E402
 
 from extract_helpers import SIZE, checkpoint, variants  # noqa: E402,F401
-from test_web_browser import acted, choose, load, results  # noqa: E402
-from web_helpers import WAIT, driver, extractor, make_index  # noqa: E402,F401
+from web_helpers import WAIT, acted, choose, driver, extractor, load, make_index, results  # noqa: E402,F401
 
 TOKEN = "s3cret-web-token"
 

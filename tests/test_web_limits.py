@@ -217,3 +217,29 @@ def test_dimension_mismatch_names_both(tmp_path, ex):
                        "16-d", "2048-d")
     finally:
         ix.close()
+
+
+def test_search_by_key_without_stored_vectors_reads_the_image_file(tmp_path, ex):
+    """An index that keeps no full vectors on the coordinator: a clicked key is searched by its
+    file's features; a key with no file under the root is a clear 404."""
+    from sanny.engine import Index, IndexConfig, InnerParams
+
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    keys = [f"p{i}.png" for i in range(4)]
+    for i, k in enumerate(keys):
+        picture(i).save(pics / k)
+    ix = Index.create(str(tmp_path / "ix"), IndexConfig(dim=ex.dim, S=2, keep_vectors=False,
+                                                        inner=InnerParams(kind="exact")))
+    try:
+        for b in ex.run([str(pics / k) for k in keys], keys):
+            ix.insert(b.keys, b.vectors)
+        ix.insert(["gone.png"], ex.features([str(pics / keys[0])])[1])
+        c = client(searcher(ex, ix, "e", pics))
+        r = c.post("/api/search-key", json={"key": keys[2], "k": 2}, headers={"Host": "127.0.0.1"})
+        assert r.status_code == 200, r.get_json()
+        assert r.get_json()["results"][0]["key"] == keys[2] and r.get_json()["results"][0]["distance"] < 1e-3
+        r = c.post("/api/search-key", json={"key": "gone.png"}, headers={"Host": "127.0.0.1"})
+        assert_message(r, 404, "gone.png", "no image file under the images root")
+    finally:
+        ix.close()

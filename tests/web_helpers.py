@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 
 from extract_helpers import SIZE, write_pictures
@@ -63,15 +62,6 @@ def bomb_png(side: int = 8000) -> bytes:
     return png_bytes(Image.new("1", (side, side)))
 
 
-def noise_png(path, megapixels: float = 1.0, seed: int = 0) -> str:
-    """A PNG of random pixels (incompressible): ~``megapixels`` x 3 MB."""
-    from PIL import Image
-
-    side = int((megapixels * 1e6) ** 0.5)
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)).save(path)
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def driver():
     """A headless Chromium (Selenium); skipped with the reason only outside CI."""
@@ -84,3 +74,52 @@ def driver():
         pytest.skip(why)
     with browser.chromium() as drv:
         yield drv
+
+
+# -- driving the page (each step waits for the page's own state, never for a fixed time) ------
+def body(drv):
+    from selenium.webdriver.common.by import By
+
+    return drv.find_element(By.TAG_NAME, "body")
+
+
+def load(drv, url):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    drv.get(url)
+    WebDriverWait(drv, WAIT).until(lambda d: body(d).get_attribute("data-ready") == "yes")
+
+
+def acted(drv, action) -> str:
+    """Run ``action`` and wait until the page finished the request it started; its state."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    before = body(drv).get_attribute("data-seq")
+    action()
+    WebDriverWait(drv, WAIT).until(lambda d: body(d).get_attribute("data-seq") != before)
+    return body(drv).get_attribute("data-state")
+
+
+def choose(drv, path):
+    from selenium.webdriver.common.by import By
+
+    return acted(drv, lambda: drv.find_element(By.ID, "file").send_keys(str(path)))
+
+
+def results(drv) -> list[tuple[str, str]]:
+    """``(key, "distance D")`` of every result tile, in rank order, as the page shows them."""
+    from selenium.webdriver.common.by import By
+
+    return [(f.find_element(By.CSS_SELECTOR, ".key").text, f.find_element(By.CSS_SELECTOR, ".d").text)
+            for f in drv.find_elements(By.CSS_SELECTOR, "#results figure")]
+
+
+def message(drv) -> str:
+    from selenium.webdriver.common.by import By
+
+    return drv.find_element(By.ID, "message").text
+
+
+def thumbs_loaded(drv) -> bool:
+    return drv.execute_script("return [...document.querySelectorAll('#results img')]"
+                              ".every(i => i.complete && i.naturalWidth > 0)")
