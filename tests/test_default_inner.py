@@ -67,7 +67,8 @@ def test_choose_measures_both_candidates(tmp_path):
     best = max((t for t in c.table if t["met"]), key=lambda t: t["qps"])
     assert c.config.inner.kind == best["config"].inner.kind and c.config.ef_search == best["ef_search"]
     assert c.reason.startswith(f"chose {best['label']}:") and "2,000 of 2,500" in c.reason
-    assert all(t["label"] in c.reason for t in c.table)
+    assert all(t["label"] in c.reason for t in c.table) and "timed in turns" in c.reason
+    assert all(t["qps_min"] <= t["qps"] <= t["qps_max"] for t in c.table)
 
 
 def test_no_flag_build_prints_its_choice(tmp_path, capsys):
