@@ -333,3 +333,14 @@ def test_a_vacuum_drops_rewritten_growing_rows_without_a_build(worker, data):
     assert inner.g_n == 50 and inner.g_ndead == 0 and not inner.sealed
     top, d = w.search(X[:50], 1, SearchParams())
     assert (top[:, :, 0] == np.arange(50)).all() and np.allclose(d[:, :, 0], 0, atol=1e-4)
+
+
+def test_the_compactor_thread_runs_at_its_own_nice_value(worker, data):
+    import os
+
+    X, _ = data
+    w = worker(params("hnsw", compact_nice=7, idle_seconds=3600))
+    w.insert(np.arange(100), X[:100])
+    tid = w.compactor._thread.native_id
+    assert w.settle(timeout=60)
+    assert os.getpriority(os.PRIO_PROCESS, tid) == os.getpriority(os.PRIO_PROCESS, 0) + 7
