@@ -263,7 +263,7 @@ P = InnerParams(seal_rows=100, merge_ratio=0.5, max_deleted=0.1)
 
 
 def test_merge_policy():
-    from sanny.workers.segments import plan
+    from sanny.workers.merge_policy import plan
 
     assert plan({}, {}, 50, 50, P, idle=False) is None                       # small growing: wait
     assert plan({}, {}, 100, 100, P, idle=False).reason == "seal"            # full: seal it alone
