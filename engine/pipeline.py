@@ -63,6 +63,8 @@ def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: 
         ids = np.concatenate([p[0] for p in parts])
         dists = np.concatenate([p[1] for p in parts])
     complete = None  # every row full of live candidates (None: not known)
+    if len(ids) == 1 and _direct(ix, candidates):
+        return _direct_top_k(ix, ids[0], dists[0], k, adaptive)
     if len(ids) == 1:  # one subspace: its list is the candidate set
         cand, lb = ids[0], dists[0]
         live = store.is_live(cand)
@@ -89,6 +91,30 @@ def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: 
     union = cand.size if complete else int((cand >= 0).sum())
     ix.last_stats = {"queries": len(q), "T": T, "union": union, "scored": union if scored is None else scored}
     return ids, dd, tau
+
+
+def _direct(ix, candidates: str) -> bool:
+    """Whether the one subspace list already holds the answer: no PCA (the searched space is
+    the full one), an inner whose distances are exact (not ``hnsw_sq``'s codes) and the union.
+    A re-rank of those candidates would recompute the same distances and keep the same order."""
+    return ix.pca is None and candidates == "union" and exact_partials(ix.config.inner.kind)
+
+
+def _direct_top_k(ix, ids: np.ndarray, d: np.ndarray, k: int, adaptive: bool):
+    """S=1, exact distances: the inner's rows (sorted, missing ones last) without the removed
+    ids are the exact re-rank's result; only rows with a removed id are selected again."""
+    live = ix.store.is_live(ids)
+    complete = bool(live.all())
+    tau = _worst(ids, d) if adaptive else None
+    if complete:
+        out, dd = ids[:, :k], d[:, :k]
+    else:
+        out, dd = rerank.top_k(np.where(live, ids, -1), np.where(live, d, np.inf).astype(np.float32), k)
+    if out.shape[1] < k:  # T < k cannot happen with S=1 (validate.k_and_T); kept total
+        out, dd = rerank.top_k(out, dd, k)
+    union = ids.size if complete else int(live.sum())
+    ix.last_stats = {"queries": len(ids), "T": ids.shape[1], "union": union, "scored": 0}
+    return out, dd, tau
 
 
 def _columns(ix) -> list:
