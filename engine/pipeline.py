@@ -26,9 +26,11 @@ import numpy as np
 from sanny.workers import SearchParams
 from sanny.workers.errors import InvalidArgument
 from sanny.workers.inner import exact_partials
-from sanny.workers.kernels import single_threaded
+from sanny.workers import parallel
+from sanny.workers.kernels import SMALL_BATCH, single_threaded
 
 from . import rerank
+from .fanout import in_process
 
 CANDIDATES = ("union", "count", "lead")
 
@@ -56,7 +58,7 @@ def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: 
     if candidates == "lead":
         return _lead(ix, q, qs, k, T, params, prune)
     cols = _columns(ix)
-    parts = ix.fan_out(lambda w, i: w.search(_block(qs, cols[i]), T, params))
+    parts = _search_workers(ix, qs, cols, T, params)
     if len(parts) == 1:
         ids, dists = parts[0]
     else:
@@ -91,6 +93,18 @@ def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: 
     union = cand.size if complete else int((cand >= 0).sum())
     ix.last_stats = {"queries": len(q), "T": T, "union": union, "scored": union if scored is None else scored}
     return ids, dd, tau
+
+
+def _search_workers(ix, qs, cols, T, params) -> list:
+    """Every worker's ``search``; a few queries over several in-process workers overlap on idle
+    cores (``workers.parallel``), anything else goes through the index's fan-out."""
+    def one(w, i):
+        return w.search(_block(qs, cols[i]), T, params)
+
+    workers = ix.workers
+    if len(workers) > 1 and len(qs) <= SMALL_BATCH and all(in_process(w) for w in workers):
+        return parallel.run([lambda w=w, i=i: one(w, i) for i, w in enumerate(workers)])
+    return ix.fan_out(one)
 
 
 def _direct(ix, candidates: str) -> bool:
