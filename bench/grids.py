@@ -188,14 +188,15 @@ def default(dim: int, n: int = 0) -> dict:
     qg = {"kind": "symqg", "hnsw_ef_construction": 200}  # the symqg peer's construction beam
     top = ef_ceiling(n, dim)
     return {
-        "sanny": [  # 19-21 settings (the beam sweeps are sized by n and dim)
+        "sanny": [  # 20-22 settings (the beam sweeps are sized by n and dim)
             # S=1: T >= k; T is also the HNSW beam over the PCA head
             {"build": {"S": 1, "pca_dim": p}, "query": {"T": [10, 16, 24, 48] + beams(top // 4, (96,))}},
             {"build": {"S": 1, **qg}, "query": {"T": 10, "ef_search": beams(top // 2, (16, 24, 32, 48, 64))}},
             {"build": {"S": 1, "pca_dim": p, "kind": "ngt"}, "query": {"T": 32, "epsilon": 0.02}},
             {"build": {"S": 2, "pca_dim": p2}, "query": {"T": [16, 32, 64], "candidates": "lead"}},
             {"build": {"S": 2, **qg},  # the low end: T=5 (two lists of 5 can fill k=10)
-             "query": [{"T": 5, "candidates": "union"}, {"T": 24, "candidates": ["union", "count"]}]},
+             "query": [{"T": 5, "candidates": "union"}, {"T": 24, "candidates": ["union", "count"]},
+                       {"T": 48, "candidates": "union"}]},  # the top: recall 0.99 for the split
         ],
         "ngt": [{"build": {"graph": "anng"},
                  "query": {"epsilon": [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3]}}],
