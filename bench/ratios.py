@@ -4,14 +4,11 @@ S = 1, at each recall threshold, batch and single-query, from one result directo
 other (min/max over the repeats), so a ratio whose range straddles a target says so."""
 from __future__ import annotations
 
-from .results import best, params_str
+from .results import params_str
+from .split_check import best
 
 THRESHOLDS = (0.95, 0.99)
 SANNY = "sanny"
-
-
-def _best(rows: list[dict], t: float, key: str) -> dict | None:
-    return best([r for r in rows if r["recall"] >= t], key)
 
 
 def _ratio(a: dict | None, b: dict | None, key: str) -> str:
@@ -30,16 +27,24 @@ def _who(r: dict | None) -> str:
 
 def comparisons(rows: list[dict], thresholds=THRESHOLDS) -> list[dict]:
     """Per threshold: the ratios and the settings behind them (None where a side is missing)."""
-    sanny = [r for r in rows if r["algorithm"] == SANNY]
-    peers = [r for r in rows if r["algorithm"] not in (SANNY, "flat")]
-    split = [r for r in sanny if r["build_params"].get("S", 1) >= 2]
-    one = [r for r in sanny if r["build_params"].get("S", 1) == 1]
+    def sanny(r):
+        return r["algorithm"] == SANNY
+
+    def peer(r):
+        return r["algorithm"] not in (SANNY, "flat")  # the exact scan is no peer
+
+    def split(r):
+        return sanny(r) and r["build_params"].get("S", 1) >= 2
+
+    def one(r):
+        return sanny(r) and r["build_params"].get("S", 1) == 1
+
     out = []
     for t in thresholds:
         row = {"threshold": t}
         for key in ("qps_batch", "qps_single"):
-            s, p = _best(sanny, t, key), _best(peers, t, key)
-            sp, so = _best(split, t, key), _best(one, t, key)
+            s, p = best(rows, sanny, t, key), best(rows, peer, t, key)
+            sp, so = best(rows, split, t, key), best(rows, one, t, key)
             row[key] = {"sanny": s, "peer": p, "vs_peer": _ratio(s, p, key),
                         "split": sp, "one": so, "split_vs_one": _ratio(sp, so, key)}
         out.append(row)
