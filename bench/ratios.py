@@ -4,11 +4,16 @@ S = 1, at each recall threshold, batch and single-query, from one result directo
 other (min/max over the repeats), so a ratio whose range straddles a target says so."""
 from __future__ import annotations
 
+from . import results
 from .results import params_str
-from .split_check import best
 
 THRESHOLDS = (0.95, 0.99)
 SANNY = "sanny"
+
+
+def best(rows: list[dict], pred, threshold: float, key: str) -> dict | None:
+    """The fastest row by ``key`` among those matching ``pred`` that reach ``threshold``."""
+    return results.best([r for r in rows if pred(r) and r["recall"] >= threshold], key)
 
 
 def _ratio(a: dict | None, b: dict | None, key: str) -> str:

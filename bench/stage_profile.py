@@ -24,7 +24,7 @@ from sanny.engine.config import auto_pca_dim
 from sanny.workers import parallel
 
 from .datasets import load
-from .provenance import git_state
+from .provenance import git_state, portable
 
 FILE = "profile.json"
 
@@ -119,7 +119,7 @@ def run(path: str, out_dir: str, n: int = 0, queries: int = 200, rounds: int = 9
             ix.close(save=False)
     doc = {"dataset": os.path.splitext(os.path.basename(path))[0], "n": len(X), "dim": int(X.shape[1]),
            "queries": len(Q), "rounds": rounds, "rows": rows,
-           "provenance": {**git_state(), "argv": sys.argv[1:], "cpus": parallel.cores()}}
+           "provenance": {**git_state(), "argv": portable(sys.argv[1:]), "cpus": parallel.cores()}}
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, FILE), "w") as f:
         json.dump(doc, f, indent=1)

@@ -38,7 +38,9 @@ class Queries:
 
 
 class Index(Durable):
-    """A Sanny index living in a directory. Thread-safe (one lock; searches batch internally)."""
+    """A Sanny index living in a directory. Thread-safe: a write lock orders writers (checks,
+    seq, WAL write), a state lock guards what searches read (each write's apply); concurrent
+    searches batch internally (``docs/ARCHITECTURE.md``, "Locks and the write contract")."""
 
     # -- access for the service, Vald facade and tune ------------------------------------
     def prepare_queries(self, queries, field: str = "queries") -> Queries:
@@ -185,7 +187,7 @@ class Index(Durable):
                     return np.full((m, k), -1, np.int64), np.full((m, k), np.inf, np.float32)
                 return pipeline.search(self, qs, k, T, params, prune, adaptive, T_max, candidates, R)
 
-        if self._lock._is_owned():  # a search from inside a write or save: no batch may wait for us
+        if self._lock.held():  # a search from inside a write or save: no batch may wait for us
             ids, dd = run(q)
         else:
             key = (k, T, params, prune, adaptive, T_max, candidates, R)
@@ -194,13 +196,17 @@ class Index(Durable):
 
     def _search_params(self, epsilon: float, ef_search: int) -> SearchParams:
         """One ``SearchParams`` per (epsilon, ef_search), built once (searches never change it)."""
-        cache = self.__dict__.setdefault("_params_cache", {})
+        cache = self._params_cache
         p = cache.get((epsilon, ef_search))
         if p is None:
             if len(cache) >= 64:  # many distinct epsilons: start over rather than grow
                 cache.clear()
             p = cache[(epsilon, ef_search)] = SearchParams(epsilon=epsilon, ef_search=ef_search)
         return p
+
+    def record_search(self, queries: int, T: int, union: int, scored: int) -> None:
+        """The pipeline's counts of the search just run (``last_stats``; under the state lock)."""
+        self.last_stats = {"queries": queries, "T": T, "union": union, "scored": scored}
 
     def info(self) -> dict:
         with self._lock:

@@ -1,10 +1,10 @@
-"""bench.upsert_growth: every upsert of an existing key takes a new id, so the id ranges grow
+"""experiments.upsert_growth: every upsert of an existing key takes a new id, so the id ranges grow
 by the upserts while the live count stays put; ``Index.build()`` gives the graph back only."""
 from __future__ import annotations
 
 import json
 
-from sanny.bench import upsert_growth
+from experiments import upsert_growth
 
 
 def test_ids_grow_by_the_upserts_and_build_shrinks_only_the_graph(tmp_path):

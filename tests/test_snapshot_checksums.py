@@ -1,4 +1,4 @@
-"""Snapshot integrity: per-file checksums, debris of a failed save, duplicate keys (issue 8.6)."""
+"""Snapshot integrity: per-file checksums, debris of a failed save, duplicate keys."""
 import json
 import os
 
@@ -72,7 +72,7 @@ def test_snapshot_without_checksums_still_opens(tmp_path, small16):
 
 
 def test_leftover_tmp_does_not_break_saves(tmp_path, small16):
-    """Issue 8.6: a ``snap-*.tmp`` left by a failed save (same seq, next generation) used to make
+    """A ``snap-*.tmp`` left by a failed save (same seq, next generation) used to make
     every later save fail until a new write arrived."""
     X, _ = small16
     root = make(tmp_path, X)

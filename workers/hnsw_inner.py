@@ -3,7 +3,7 @@ the default inner index) or ``kind="hnsw_sq"`` (8-bit scalar-quantised vectors i
 a quarter of the memory and cheaper distances; the coordinator's exact re-rank on the full
 vectors is the refine step).
 
-Measured on the shared sets (RESULTS of issue 12): faiss' AVX2 kernels make one HNSW distance
+Measured on the shared sets (docs/TUNING.md): faiss' AVX2 kernels make one HNSW distance
 ~4x cheaper than the ngtpy wheel's SSE2/double ones, so HNSW is the default inner index.
 """
 from __future__ import annotations

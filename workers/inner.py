@@ -5,8 +5,9 @@ codes); ``SymqgInner`` (``symqg_inner``) a SymphonyQG quantised graph (rabitqlib
 tail of recent inserts; ``NgtInner`` (``ngt_inner``) wraps ngtpy (ANNG, optionally optimised to ONNG). ``ExactInner`` (here) is BLAS brute force over the worker's slice array: the test oracle, and a sound choice when a subspace is
 very low-dimensional and the collection small.
 
-Both return squared-L2 partial distances (``ip``: ``-<q,x>``, recomputed from the slices since
-NGT's inner-product "distance" is a transformed score, not the dot product).
+All five kinds (``INNER_KINDS``) return squared-L2 partial distances (``ip``: ``-<q,x>``,
+recomputed from the slices since NGT's inner-product "distance" is a transformed score, not the
+dot product); exact ones but for ``hnsw_sq`` (``exact_partials``).
 """
 from __future__ import annotations
 

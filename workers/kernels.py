@@ -88,7 +88,7 @@ _PASS = contextlib.nullcontext()
 def single_threaded(m: int = 1):
     """For ``m <= SMALL_BATCH`` queries: faiss' OpenMP and every BLAS at one thread for the
     duration, restored after. A pool wakes for every small call and stalls whenever a core is
-    busy (issue 12: p50 0.43 -> 12 ms beside a busy process; 4-query HNSW searches beside two
+    busy (measured: p50 0.43 -> 12 ms beside a busy process; 4-query HNSW searches beside two
     busy loops: p90 28 ms unguarded, 8 ms guarded); one query gains nothing from it. Larger
     batches, and blocks nested in a guarded one, pass through (~0.2 us); the outermost guard
     costs ~1-2 us. The BLAS setting is process-wide: callers hold the index lock."""

@@ -3,7 +3,7 @@ exact *tail* of the vectors added since the graph was built.
 
 SymphonyQG keeps RaBitQ codes of each node's neighbours beside the edge list and scans them
 with SIMD fast-scan, then re-ranks with the stored float vectors: its partial distances are
-exact. Measured on the shared sets it is the fastest graph here (issue 12: ~3x faiss HNSW
+exact. Measured on the shared sets it is the fastest graph here (docs/TUNING.md: ~3x faiss HNSW
 batch at recall 0.95 on minilm). Its graph is static (no insert after build), so:
 
 - ``add`` only appends to the tail (a contiguous copy of the new slices): ingest costs a copy,
