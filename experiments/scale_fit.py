@@ -104,9 +104,9 @@ def _local(n: int, w: int, s: int, seed: int = 0):
     """A worker holding ``s`` subspaces of width ``w`` over ``n`` rows (default inner index)."""
     from sanny.workers import InnerParams, LocalWorker, WorkerSpec
 
-    lw = LocalWorker(WorkerSpec(list(range(s)), [w] * s, "l2", InnerParams(threads=1)))
+    lw = LocalWorker(WorkerSpec(list(range(s)), [w] * s, "l2", InnerParams(threads=1, compact=False)))
     lw.insert(np.arange(n), clustered(n, w * s, seed, n_clusters=32))
-    lw.build()
+    lw.build(True)  # every row into one sealed graph per subspace
     return lw
 
 
@@ -127,7 +127,7 @@ def sub_setup(stack, fns: dict, grid=SUB_GRID, calls: int = CALLS):
         stack.callback(lw.close)
         q = clustered(calls, w * s, 1, n_clusters=32)
         fns[("sub", n, w, s)] = lambda i, lw=lw, q=q: lw.search(q[i: i + 1], T, p)
-        index = lw.inners[0].index
+        index = next(iter(lw.inners[0].sealed.values())).graph.index  # the one faiss HNSW
         graph.append((len(faiss.serialize_index(index)) - 4 * w * index.ntotal) / index.ntotal)
 
     def done(times: dict):

@@ -110,7 +110,7 @@ def test_failed_save_then_save_again(tmp_path, small16, monkeypatch):
             m.setattr(VectorStore, "save", boom)
             with pytest.raises(OSError):
                 idx.save()
-        assert [n for n in os.listdir(root) if n.endswith(".tmp")]      # the debris is there
+        assert not [n for n in os.listdir(root) if n.endswith(".tmp")]  # the failed save left no debris
         idx.save()
     finally:
         idx.close()

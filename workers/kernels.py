@@ -115,13 +115,16 @@ def topk_rows(d: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, out
 
 
-def scan(q: np.ndarray, X: np.ndarray, T: int, metric: str, dead: np.ndarray | None = None):
+def scan(q: np.ndarray, X: np.ndarray, T: int, metric: str, dead: np.ndarray | None = None,
+         xx: np.ndarray | None = None):
     """Exact top-``T`` rows of ``X`` per query by BLAS: ``|x|^2 - 2<q,x> + |q|^2`` clipped at 0
     (``ip``: ``-<q,x>``), in chunks that keep the ``m x n`` matrix near 16M entries; rows where
-    ``dead`` is set are excluded. ``(rows[m, T], dists[m, T])`` as :func:`topk_rows`."""
+    ``dead`` is set are excluded; ``xx``: the rows' squared norms when the caller keeps them.
+    ``(rows[m, T], dists[m, T])`` as :func:`topk_rows`."""
     n = len(X)
     chunk = max(1, (1 << 24) // max(n, 1))
-    xx = np.einsum("ij,ij->i", X, X)  # row norms without a temporary copy of X (peak memory)
+    if xx is None and metric != "ip":
+        xx = np.einsum("ij,ij->i", X, X)  # row norms without a temporary copy of X (peak memory)
     rows, dists = [], []
     for i in range(0, len(q), chunk):
         qc = q[i: i + chunk]
