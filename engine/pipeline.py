@@ -115,12 +115,14 @@ def _direct(ix, candidates: str) -> bool:
 
 
 def _direct_top_k(ix, ids: np.ndarray, d: np.ndarray, k: int, adaptive: bool):
-    """S=1, exact distances: the inner's rows (sorted, missing ones last) without the removed
-    ids are the exact re-rank's result; only rows with a removed id are selected again."""
+    """S=1, exact distances: the inner's rows without the removed ids, in distance order, are
+    the exact re-rank's result; rows with a removed id or out of order are selected again."""
     live = ix.store.is_live(ids)
     complete = bool(live.all())
     tau = _worst(ids, d) if adaptive else None
-    if complete:
+    # a list from an exact scan is re-scored from differences after a BLAS selection, so near
+    # ties may come out of order: slice only rows known sorted up to k (a cheap check)
+    if complete and (d[:, 1:k] >= d[:, :k - 1]).all() and (d.shape[1] == k or (d[:, k:] >= d[:, k - 1:k]).all()):
         out, dd = ids[:, :k], d[:, :k]
     else:
         out, dd = rerank.top_k(np.where(live, ids, -1), np.where(live, d, np.inf).astype(np.float32), k)
