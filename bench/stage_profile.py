@@ -93,11 +93,12 @@ def profile_setting(ix, Q, opts: dict, rounds: int) -> dict:
         finally:
             parallel._idle.get = real
     inner = ix.workers[0].inners[0]
-    graph = getattr(getattr(inner, "graph", None), "index", None)
-    if graph is not None and len(ix.workers) == 1:
-        pad = [np.pad(b[0], ((0, 0), (0, inner.padded - b[0].shape[1]))) for b in blocks]
+    graphs = [s.graph for s in getattr(inner, "sealed", {}).values()]  # segments: the sealed graphs
+    if len(graphs) == 1 and hasattr(graphs[0], "padded") and len(ix.workers) == 1:  # one SymphonyQG graph
+        g = graphs[0]
+        pad = [np.pad(b[0], ((0, 0), (0, g.padded - b[0].shape[1]))) for b in blocks]
         out["stages_us"]["bare SymphonyQG search_batch (same ef)"] = _timed(
-            {"x": lambda i: graph.search_batch(pad[i], k, max(ef, k), num_threads=1)}, Q, rounds)["x"]
+            {"x": lambda i: g.index.search_batch(pad[i], k, max(ef, k), num_threads=1)}, Q, rounds)["x"]
     return out
 
 
