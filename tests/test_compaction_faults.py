@@ -238,7 +238,7 @@ def test_writes_and_searches_through_background_merges_stay_consistent(tmp_path)
     assert ix.wait_compaction(timeout=GUARD_S)
     seg = ix.segments()
     assert seg["segments"] == 2 and seg["deleted_rows"] == 0 and seg["growing_rows"] == 0  # one per subspace
-    assert len(ix) == len(want) and ix.store.size <= 2000
+    assert len(ix) == len(want) and ix.store.size <= 2000 + 60  # one write (60 keys) above the most ever live
     keys = sorted(want)
     got, _ = ix.search(x[[want[k] for k in keys]], 1, T=50)
     assert (got[:, 0] == np.array(keys)).mean() >= 0.99

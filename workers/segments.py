@@ -8,7 +8,7 @@ under upserts and removes (the shape of Lucene, Milvus and Qdrant).
 - ``where`` maps every live internal id to its one (segment, row); ids are reused by the
   coordinator, so liveness is by row, never by id: a removed row stays dead even when its id
   comes back in a newer segment.
-- **Compaction** (``plan`` / ``run``; a worker's ``Compactor`` runs it in the background, ``build``
+- **Compaction** (``merge_policy.plan`` / ``run``; a worker's ``Compactor`` runs it in the background, ``build``
   in the foreground) rewrites segments without their dead rows: it copies the sources' live rows
   under the lock, builds the new graph outside it (searches go on with the old segments), then
   swaps it in, marking dead whatever was removed meanwhile. Nothing of it is durable until the
@@ -28,6 +28,7 @@ from .arrays import grown
 from .base import InnerParams, SearchParams
 from .graphs import scan_rows
 from .kernels import SMALL_BATCH, topk_rows
+from .merge_policy import Step, plan
 
 GROWING = 0  # the growing segment's serial; sealed segments count from 1
 
@@ -48,45 +49,6 @@ class Segment:
     @property
     def live(self) -> int:
         return len(self.gid_of) - self.n_dead
-
-
-@dataclass(frozen=True)
-class Step:
-    """One compaction: merge ``sources`` (sealed serials) with the growing rows before ``upto``."""
-
-    sources: tuple
-    upto: int
-    reason: str
-
-
-def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerParams, idle: bool):
-    """The merge policy, a pure function of segment sizes. ``live``/``dead``: rows by sealed serial.
-    Returns ``Step`` or None. Merges aim at one graph: every extra segment costs a whole graph
-    search (its hops barely shrink with its size) and growing rows an exact scan."""
-    big = max(live, key=live.get) if live else None
-    if big is not None and live[big] == 0:
-        big = None
-    big_live = live[big] if big is not None else 0
-    pending = sum(live.values()) - big_live + growing_rows + sum(dead.values())  # rows a merge would fix
-    everything = Step(tuple(sorted(live)), growing_rows, "")
-    empty = tuple(sorted(k for k, v in live.items() if v == 0))
-    if empty:  # every row deleted (a burst of upserts): dropped, nothing to build
-        return Step(empty, 0, "drop")
-    reason = None
-    if big is not None and dead[big] >= p.max_deleted * max(1, big_live + dead[big]):
-        reason = "deleted share"
-    elif big is not None and pending >= p.merge_ratio * big_live and len(live) + (growing_rows > 0) > 1:
-        reason = "merge ratio"
-    elif idle and pending > 0:
-        reason = "idle"
-    if growing_rows >= p.seal_rows and growing_rows - growing_live >= growing_rows // 2:
-        return Step((), 0, "vacuum")  # mostly rewritten rows (an upsert storm): dropped, nothing built
-    if growing_rows >= p.seal_rows or (reason and growing_rows >= p.seal_rows // 4 and live):
-        # seal first: a long merge must not leave searches scanning many growing rows exactly
-        return Step((), growing_rows, "seal")
-    if reason:
-        return Step(everything.sources, growing_rows, reason)
-    return None
 
 
 class SegmentedInner:
