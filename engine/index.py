@@ -96,6 +96,11 @@ class Index(Durable):
         if not self.trained:
             raise InvalidArgument("index", "this configuration (PCA / balanced) needs train(sample) before inserts")
 
+        if mode != "insert" and self.config.keep_vectors:
+            keys, x = self._changed(keys, x)
+            if not keys:
+                return
+
         def check(present):
             if mode == "insert":
                 dup = next((k for k in keys if present(k)), None)
@@ -105,6 +110,21 @@ class Index(Durable):
                 _require(keys, present)
 
         self._log_and_apply(PUT, keys, x, check)
+
+    def _changed(self, keys: list[str], x: np.ndarray):
+        """The rows of an upsert / update that change something: a key stored with exactly this
+        vector already is a write that changes nothing, so it is not logged or sent (a burst of
+        unchanged re-registrations costs no churn). A concurrent write of the same key is ordered
+        after this one, which is linearizable: the two overlap."""
+        with self._lock:
+            ids = self.store.lookup(keys)
+            same = ids >= 0
+            if same.any():
+                same[same] = (self.store.vectors[ids[same]] == x[same]).all(axis=1)
+        if not same.any():
+            return keys, x
+        keep = np.flatnonzero(~same)
+        return [keys[i] for i in keep], x[keep]
 
     def insert(self, keys, vectors) -> None:
         """Add new keys; AlreadyExists if any is present (nothing is written then)."""

@@ -348,3 +348,24 @@ def test_the_compactor_thread_runs_at_its_own_nice_value(worker, data):
     tid = w.compactor._thread.native_id
     assert w.settle(timeout=60)
     assert os.getpriority(os.PRIO_PROCESS, tid) == os.getpriority(os.PRIO_PROCESS, 0) + 7
+
+
+def test_an_upsert_of_an_unchanged_vector_writes_nothing(tmp_path, data32):
+    X, Q = data32
+    ix = Index.create(str(tmp_path / "ix"), IndexConfig(dim=32, S=1, metric="cosine", inner=params("hnsw")))
+    ix.insert(keys_for(100), X[:100])
+    seq = ix.seq
+    ix.upsert(keys_for(100), X[:100])                      # the same vectors again
+    ix.update(keys_for(50), X[:50])
+    assert ix.seq == seq and ix.store.size == 100          # nothing logged, no id taken
+    ix.upsert(keys_for(3) + ["new"], np.vstack([X[:2], X[5:6], X[7:8]]))  # k2 changes, "new" is new
+    assert ix.seq == seq + 1
+    np.testing.assert_allclose(ix.get(["k2", "new"]), validate_unit(np.vstack([X[5:6], X[7:8]])), rtol=1e-6)
+    with pytest.raises(Exception, match="k999"):           # a missing key still fails an update
+        ix.update(keys_for(3) + ["k999"], np.vstack([X[:3], X[9:10]]))
+    assert ix.seq == seq + 1
+    ix.close()
+
+
+def validate_unit(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True)

@@ -124,6 +124,8 @@ class Compactor:
             idle = time.monotonic() - self._last_write >= self.p.idle_seconds
         running = self.running or next((i.merging for i in self.inners if i.merging), "")
         pending = running or any(i.plan(idle) is not None for i in self.inners)
+        if not running and not self.enabled:
+            pending = False  # nothing will run it on its own: build() / sanny compact does
         return {"state": running or ("pending" if pending else "idle"), "steps": self.steps,
                 "cpu_seconds": round(self.cpu_seconds, 3), "background": self.enabled, "error": self.error}
 
