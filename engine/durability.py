@@ -65,8 +65,6 @@ class Durable:
     @classmethod
     def create(cls, root: str, config: IndexConfig, overwrite: bool = False, worker_factory=None):
         config.check()
-        if config.inner_reason:  # the caller left the inner index to the default: say which and why
-            log.info("new index %s: inner index %s", root, config.inner_reason)
         if os.path.exists(root) and os.listdir(root):
             if not overwrite:
                 raise InvalidArgument("path", f"{root!r} exists and is not empty (pass overwrite=True)")

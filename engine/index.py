@@ -44,6 +44,12 @@ class Index(Durable):
     seq, WAL write), a state lock guards what searches read (each write's apply); concurrent
     searches batch internally (``docs/ARCHITECTURE.md``, "Locks and the write contract")."""
 
+    @classmethod
+    def create(cls, root: str, config, overwrite: bool = False, worker_factory=None) -> "Index":
+        if config.inner_reason:  # the caller left the inner index to the default: say which and why
+            log.info("new index %s: inner index %s", root, config.inner_reason)
+        return super().create(root, config, overwrite, worker_factory)
+
     # -- access for the service, Vald facade and tune ------------------------------------
     def prepare_queries(self, queries, field: str = "queries") -> Queries:
         """Check ``queries`` (shape, dimension, finite) and normalise them for cosine."""

@@ -36,7 +36,7 @@ def test_a_given_inner_index_is_kept_silently():
 
 
 def test_create_logs_the_default_choice(tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="sanny.engine.durability"):
+    with caplog.at_level(logging.INFO, logger="sanny.engine.index"):
         Index.create(str(tmp_path / "a"), IndexConfig(dim=16)).close()
         Index.create(str(tmp_path / "b"), IndexConfig(dim=16, inner=InnerParams())).close()
     lines = [r.getMessage() for r in caplog.records if "inner index" in r.getMessage()]
