@@ -6,6 +6,7 @@ remote workers read. ``Durable`` is a base class of ``Index``; nothing else uses
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -21,7 +22,7 @@ from . import grid, snapshot, validate
 from .checkpoint import AutoCheckpoint
 from .coalesce import Coalescer
 from .config import IndexConfig
-from .fanout import FanOut, tolerant as _tolerant
+from .fanout import FanOut, in_process, tolerant as _tolerant
 from .journal import Journal, records_after, runs
 from .sequencer import Sequencer
 from .pca import PCA
@@ -161,7 +162,7 @@ class Durable:
             raise WorkerUnavailable("; ".join(blocked))
         with self._write_lock:
             self._seq.drain()
-            with self._lock:
+            with self._worker_calls():
                 self._build()
 
             def write(tmp):
@@ -237,10 +238,12 @@ class Durable:
         finally:
             with self._seq.turn(seq, keys):
                 if durable:
-                    with self._lock:
-                        self.journal.seq = seq
-                        self._dirty = True
-                        self._apply(op, keys, x)
+                    with self._lock:  # the store and the catch-up journal
+                        self.journal.seq, self._dirty = seq, True
+                        sent = self._update_store(op, keys, x)
+                        self.journal.record(*sent[:2])
+                    with self._worker_calls():  # a hung remote worker holds up no search
+                        self._send(*sent)
                         self._build(tolerant=True)
                 else:
                     self.journal.skip(seq)
@@ -288,6 +291,12 @@ class Durable:
             self.fan_out(_tolerant(lambda w, i: w.remove(old)))
         if ids is not None:
             self.fan_out(_tolerant(lambda w, i: w.insert(ids, xs[:, self.columns[i]])))
+
+    def _worker_calls(self):
+        """The state lock for calls to every worker: in-process ones need it (their inner indexes
+        are not safe to read during a write); a remote call is never made under it, since a
+        hung worker would then hold up every search (each host orders its own calls)."""
+        return self._lock if all(in_process(w) for w in self.workers) else contextlib.nullcontext()
 
     def _build(self, optimize: bool = False, tolerant: bool = False) -> None:
         fn = lambda w, i: w.build(optimize)  # noqa: E731

@@ -128,7 +128,7 @@ class Index(Durable):
 
     def build(self, optimize: bool = True) -> None:
         """Finish graph construction (incl. ONNG optimisation when configured)."""
-        with self._write_lock, self._lock:
+        with self._write_lock, self._worker_calls():
             self._build(optimize)
 
     # -- reads ---------------------------------------------------------------------------

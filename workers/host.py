@@ -50,6 +50,7 @@ def search_params(d: dict | None) -> SearchParams:
 
 class WorkerHost:
     KEEP_SAVES = 2  # newest saves kept per lineage when the caller names none to keep
+    BUSY_WAIT = 0.05  # s a status call waits for a call in progress before answering without it
 
     def __init__(self, data_dir: str):
         self.data_dir = os.path.abspath(data_dir)
@@ -57,6 +58,7 @@ class WorkerHost:
         self._lockfile = lock_dir(self.data_dir, lambda: RuntimeError(
             f"data directory {self.data_dir!r} is in use by another worker"))
         self._lock = threading.Lock()
+        self._last_stats: dict = {}
         self.worker: LocalWorker | None = None
         self.lineage, self.applied_seq, self.base = "", 0, ("", 0)
         self.epoch = secrets.token_hex(8)
@@ -79,6 +81,15 @@ class WorkerHost:
         """Run one worker call; ``epoch`` is required (and checked) for the GUARDED ones."""
         if method not in GUARDED and method not in OPEN:
             raise ValueError(f"unknown worker method {method!r}")
+        if method == "stats" and not self._lock.acquire(timeout=self.BUSY_WAIT):
+            # a long insert or build holds the lock: answer at once (the caller asks whether
+            # this host is alive) with the position and the counts of the last idle answer
+            return {**self._stats_unlocked(), "stats": {**self._last_stats, "busy": True}}
+        if method == "stats":
+            try:
+                return self._stats()
+            finally:
+                self._lock.release()
         with self._lock:
             if method in GUARDED:
                 if self.worker is None:
@@ -184,9 +195,12 @@ class WorkerHost:
         return self.position()
 
     def _stats(self) -> dict:
-        return {"position": self.position(),
-                "spec": self.worker.spec.to_dict() if self.worker else None,
-                "stats": self.worker.stats() if self.worker else {},
+        self._last_stats = self.worker.stats() if self.worker else {}
+        return {**self._stats_unlocked(), "stats": self._last_stats}
+
+    def _stats_unlocked(self) -> dict:
+        worker = self.worker
+        return {"position": self.position(), "spec": worker.spec.to_dict() if worker else None,
                 "saves": self._saves()}
 
     # -- helpers -------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from dataclasses import asdict
 
 import numpy as np
@@ -39,6 +40,22 @@ SLOW = frozenset({"insert", "build", "save", "load", "configure"})  # may (re)bu
 
 class Stale(Exception):
     """Raised by a transport when the host answered StaleState."""
+
+
+class Pending(abc.ABC):
+    """A call in flight (``RemoteWorker._begin``)."""
+
+    @abc.abstractmethod
+    def done(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s; True once the call has finished (answered or failed)."""
+
+    @abc.abstractmethod
+    def result(self):
+        """The answer of a finished call, or its error as ``_invoke`` raises it."""
+
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """Cancel the call (the host may still apply it; writes are idempotent)."""
 
 
 class RemoteWorker(Worker):
@@ -73,6 +90,11 @@ class RemoteWorker(Worker):
         """One call to the host. Raise Stale, TimeoutError (no answer in ``timeout``; cancel
         the call), WorkerUnavailable (down), ValueError / FileNotFoundError (as the host did)."""
 
+    def _begin(self, method: str, timeout: float, epoch: str | None, kw: dict) -> "Pending | None":
+        """Start one call without waiting for it (a :class:`Pending`); None: this transport only
+        makes blocking calls (its long calls are then not supervised)."""
+        return None
+
     # -- the coordinator's log -----------------------------------------------------------
     def _seq(self) -> int:
         return int(self._coordinator.seq) if self._coordinator is not None else self._own_seq
@@ -94,12 +116,32 @@ class RemoteWorker(Worker):
             by_caller = left < base
             base = min(base, left)
         try:
+            pending = self._begin(method, base, epoch, kw) if method in SLOW and base > self.timeout else None
+            if pending is not None:
+                return self._supervise(pending, method, base)
             return self._invoke(method, base, epoch, kw)
         except TimeoutError:
             self._suspect = True
             if by_caller:
                 raise DeadlineExceeded(f"deadline passed waiting for worker {self.name} ({method})") from None
             raise WorkerUnavailable(f"worker {self.name} did not answer {method} within {base:.3g} s") from None
+
+    def _supervise(self, pending: "Pending", method: str, limit: float):
+        """Wait up to ``limit`` for a long call (an insert may build graphs for minutes) while the
+        host answers a status call every ``timeout / 2`` s: a busy host is waited for, a hung
+        one (SIGSTOP, a cut link) is given up — and the call cancelled — within ``timeout``."""
+        end, beat = time.monotonic() + limit, self.timeout / 2
+        while not pending.done(max(0.0, min(beat, end - time.monotonic()))):
+            if time.monotonic() >= end:
+                pending.cancel()
+                raise TimeoutError(f"{method} timed out")
+            try:
+                self._invoke("stats", min(beat, self.connect_grace), None, {})
+            except Exception as e:  # noqa: BLE001 - any failure to answer: hung or gone
+                pending.cancel()
+                raise WorkerUnavailable(f"worker {self.name} stopped answering during {method} "
+                                        f"(no status answer within {min(beat, self.connect_grace):.3g} s: {e})") from None
+        return pending.result()
 
     def _call(self, method: str, **kw):
         for attempt in (0, 1):
