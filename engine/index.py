@@ -86,7 +86,7 @@ class Index(Durable):
     # -- writes --------------------------------------------------------------------------
     def _put(self, keys, vectors, mode: str) -> None:
         x = self._normalise(validate.vectors(vectors, self.config.dim), "vectors")
-        keys = validate.keys(keys, len(x))
+        keys = validate.keys(keys, len(x), new=True)
         if not self.trained:
             raise InvalidArgument("index", "this configuration (PCA / balanced) needs train(sample) before inserts")
 

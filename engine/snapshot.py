@@ -14,13 +14,14 @@ snapshot fails to open naming the file (snapshots from before checksums open unc
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import shutil
 import zlib
 
-from sanny.workers.errors import IndexCorrupt
+from sanny.workers.errors import IndexCorrupt, StorageFull
 from sanny.workers.fsio import fsync_dir, fsync_tree
 
 FORMAT = 1
@@ -127,6 +128,19 @@ def current(root: str, check: bool = True) -> tuple[str, int]:
     return path, seq
 
 
+def disk_full(e: BaseException, path: str) -> bool:
+    """Whether ``e`` (an OSError, or a library's RuntimeError that only quotes the OS) failed
+    for lack of space: ENOSPC / EDQUOT, their message, or (almost) no space left at ``path``."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if any(os.strerror(n) in str(e) for n in (errno.ENOSPC, errno.EDQUOT)):
+        return True
+    try:
+        return shutil.disk_usage(path).free < (1 << 16)
+    except OSError:
+        return False
+
+
 def commit(root: str, seq: int, write) -> None:
     """Write a new snapshot with ``write(tmpdir)`` and make it CURRENT atomically. The caller
     holds the index lock, so any ``snap-*.tmp`` found is debris of a failed save: removed."""
@@ -139,18 +153,27 @@ def commit(root: str, seq: int, write) -> None:
                    if n.startswith("snap-") and n.count("-") == 2 and n.split("-")[2].isdigit()), default=0)
     name = f"snap-{seq:012d}-{gen}"
     final, tmp = os.path.join(root, name), os.path.join(root, name + ".tmp")
-    os.makedirs(tmp)
-    write(tmp)
-    write_checksums(tmp)
-    fsync_tree(tmp)
-    os.rename(tmp, final)
-    fsync_dir(root)
     cur = os.path.join(root, "CURRENT")
-    with open(cur + ".tmp", "w") as f:
-        f.write(name)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(cur + ".tmp", cur)
+    try:
+        os.makedirs(tmp)
+        write(tmp)
+        write_checksums(tmp)
+        fsync_tree(tmp)
+        os.rename(tmp, final)
+        fsync_dir(root)
+        with open(cur + ".tmp", "w") as f:
+            f.write(name)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(cur + ".tmp", cur)
+    except Exception as e:
+        full = disk_full(e, root)
+        for debris in (tmp, final):  # CURRENT still names the previous snapshot
+            shutil.rmtree(debris, ignore_errors=True)
+        if full:
+            raise StorageFull(f"{root!r}: the checkpoint does not fit on the disk ({e}); nothing "
+                              "changed, the WAL keeps every write") from e
+        raise
     fsync_dir(root)
     for other in os.listdir(root):
         if other.startswith("snap-") and other != name:

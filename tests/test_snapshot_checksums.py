@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from sanny.engine import Index, IndexConfig, IndexCorrupt
+from sanny.engine import Index, IndexConfig, IndexCorrupt, StorageFull
 from sanny.engine import snapshot
 from sanny.engine.store import VectorStore
 
@@ -108,10 +108,12 @@ def test_failed_save_then_save_again(tmp_path, small16, monkeypatch):
                 open(os.path.join(path, "keys.json"), "w").write("[")   # half-written, then fail
                 raise OSError(28, "No space left on device")
             m.setattr(VectorStore, "save", boom)
-            with pytest.raises(OSError):
+            with pytest.raises(StorageFull):
                 idx.save()
-        assert [n for n in os.listdir(root) if n.endswith(".tmp")]      # the debris is there
+        assert not [n for n in os.listdir(root) if n.endswith(".tmp")]  # the failed save cleaned up
+        os.makedirs(os.path.join(root, "snap-000000000009-9.tmp"))      # a crashed save's debris
         idx.save()
+        assert not [n for n in os.listdir(root) if n.endswith(".tmp")]
     finally:
         idx.close()
     idx = Index.open(root)
