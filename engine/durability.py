@@ -15,15 +15,15 @@ import threading
 import numpy as np
 
 from sanny.workers import WorkerSite, WorkerSpec, local_factory
-from sanny.workers.errors import IndexCorrupt, InvalidArgument, WorkerUnavailable
+from sanny.workers.errors import IndexCorrupt, InvalidArgument, SannyError, WorkerUnavailable
 from sanny.workers.fsio import lock_dir
 
-from . import grid, snapshot, validate
+from . import grid, recovery, snapshot, validate
 from .checkpoint import AutoCheckpoint
 from .coalesce import Coalescer
 from .config import IndexConfig
 from .fanout import FanOut, in_process, tolerant as _tolerant
-from .journal import Journal, records_after, runs
+from .journal import Journal, records_after, replay
 from .sequencer import Sequencer
 from .pca import PCA
 from .split import Layout, assign, group
@@ -52,6 +52,7 @@ class Durable:
         self.columns: list[np.ndarray] = []  # worker i's columns of the (projected) space
         self._dirty = False
         self.last_stats: dict = {}
+        self.recovery = None  # open(recover=True): what recovery kept and could not
         self.journal = Journal(os.path.join(root, "wal.log"), self._worker_slices)
 
     @property
@@ -80,16 +81,29 @@ class Durable:
         return self
 
     @classmethod
-    def open(cls, root: str, worker_factory=None):
+    def open(cls, root: str, worker_factory=None, recover: bool = False):
+        """``recover``: repair ``root`` first (``recovery.recover``; its report: ``self.recovery``)."""
+        report = recovery.recover(root) if recover else None
+        snapshot.read_manifest(root)  # a missing directory is named before anything is created
+        self = cls(root, worker_factory)
+        self.recovery = report
+        try:  # every failure releases the lock (remote workers are first contacted here too)
+            self._load()
+        except BaseException:
+            for w in self.workers:
+                w.close()
+            self._fanout.close(wait=False)
+            self._release()
+            raise
+        return self
+
+    def _load(self) -> None:
+        root = self.root
         man = snapshot.read_manifest(root)
         snap, snap_seq = snapshot.current(root)
-        self = cls(root, worker_factory)
         try:
             self.config = IndexConfig.from_dict(man["config"])
-            self.pca = None
-            if os.path.exists(os.path.join(root, "pca.npz")):
-                with np.load(os.path.join(root, "pca.npz")) as z:
-                    self.pca = PCA.from_state(z)
+            self.pca = snapshot.load_pca(root, man)
             if man.get("layout"):
                 self._set_layout(Layout.from_dict(man["layout"]))
             self.store = VectorStore.load(snap, self.config.dim, self.config.keep_vectors,
@@ -97,25 +111,16 @@ class Durable:
             for i, w in enumerate(self.workers):
                 w.load(os.path.join(snap, f"worker-{i}"))
         except InvalidArgument as e:  # a worker configuration that does not fit the index: not damage
-            self._release()
             raise InvalidArgument(e.field, f"index {root!r} (S={self.config.S}, workers={self.config.workers or self.config.S}): {str(e).partition(': ')[2]}") from None
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            self._release()
-            raise IndexCorrupt(f"{root!r}: snapshot {os.path.basename(snap)} is damaged: {e}") from e
-        self.journal.seq = snap_seq
-        try:  # remote workers are first contacted here: one that is down must not keep the lock
-            for batch in runs(records_after(self.journal.wal_path, snap_seq)):
-                self._apply_run(batch)
-            self._build()
-        except BaseException:
-            for w in self.workers:
-                w.close()
-            self._fanout.close(wait=False)
-            self._release()
+        except SannyError:
             raise
+        except Exception as e:  # noqa: BLE001 - any failure to read the snapshot is damage
+            raise IndexCorrupt(f"{root!r}: snapshot {os.path.basename(snap)} is damaged: {type(e).__name__}: {e}") from e
+        self.journal.seq = snap_seq
+        replay(self, records_after(self.journal.wal_path, snap_seq))
+        self._build()
         self.wal = WriteAheadLog(self.journal.wal_path)
         self._seq = Sequencer(self.journal.seq)
-        return self
 
     def _groups(self) -> list[list[int]]:
         return group(self.config.S, self.config.workers or self.config.S)
@@ -130,9 +135,7 @@ class Durable:
             self.workers.append(grid.column(self._factory, spec, site, self.config.shards))
 
     def _write_manifest(self) -> None:
-        snapshot.write_json(os.path.join(self.root, "manifest.json"), {
-            "format": snapshot.FORMAT, "config": self.config.to_dict(),
-            "layout": self.layout.to_dict() if self.layout else None})
+        snapshot.write_manifest(self.root, self.config.to_dict(), self.layout.to_dict() if self.layout else None)
 
     def train(self, sample) -> None:
         """Fit PCA and/or the variance-balanced assignment on a sample (before any insert)."""
@@ -143,7 +146,7 @@ class Durable:
                 raise InvalidArgument("sample", "train() must come before the first insert")
             if cfg.pca_dim:
                 self.pca = PCA.fit(x, cfg.pca_components, center=cfg.metric != "ip")
-                np.savez(os.path.join(self.root, "pca.npz"), **self.pca.state())
+                snapshot.write_npz(os.path.join(self.root, "pca.npz"), **self.pca.state())
                 self.store = VectorStore(cfg.dim, cfg.keep_vectors, space_dim=cfg.pca_components)
                 var = self.pca.variances[: cfg.pca_dim]
             else:
@@ -250,26 +253,9 @@ class Durable:
         if self._auto is not None:
             self._auto.note_write()
 
-    def _apply_run(self, run: list) -> None:
-        """Replay WAL records ``run`` (one op, no key twice) as one batch: one store update and
-        one call per worker instead of one per record; the journal still gets one entry per seq."""
-        op = run[0][1]
-        if len(run) == 1:
-            self.journal.seq = run[0][0]
-            return self._apply(op, run[0][2], run[0][3])
-        olds = [self.store.lookup(keys) for _, _, keys, _ in run]
-        keys = [k for _, _, ks, _ in run for k in ks]
-        x = np.concatenate([r[3] for r in run]) if op == PUT else None
-        old, ids, xs = self._update_store(op, keys, x)
-        sizes = np.cumsum([len(r[2]) for r in run])[:-1]
-        for (seq, _, _, _), o, i in zip(run, olds, np.split(ids, sizes) if ids is not None else [None] * len(run)):
-            self.journal.seq = seq
-            self.journal.record(o[o >= 0], i)
-        self._send(old, ids, xs)
-
     def _apply(self, op: int, keys: list[str], x: np.ndarray | None) -> None:
-        """Apply WAL record ``seq``: the store first, then the workers (if a remote worker
-        fails mid-way the store and WAL still agree, and that worker catches up later)."""
+        """Apply a replayed WAL record: the store first, then the workers (a remote worker
+        that fails catches up later)."""
         old, ids, xs = self._update_store(op, keys, x)
         self.journal.record(old, ids)
         self._send(old, ids, xs)
