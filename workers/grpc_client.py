@@ -79,17 +79,19 @@ class GrpcWorker(RemoteWorker):
             return self._stub.Stats, pb.WorkerStatsRequest()
         raise ValueError(f"unknown worker method {method!r}")
 
-    def _metadata(self, epoch: str | None):
-        return (((codec.EPOCH_HEADER, epoch),) if epoch else ()) + self._auth or None
+    def _metadata(self, epoch: str | None, kw: dict):
+        secret = kw.get("secret") or kw.get("proof")  # the lineage owner's secret: Configure, Save
+        return ((((codec.EPOCH_HEADER, epoch),) if epoch else ()) + self._auth
+                + (((codec.SECRET_HEADER, secret),) if secret else ()) or None)
 
     def _begin(self, method: str, timeout: float, epoch: str | None, kw: dict) -> Pending:
         rpc, req = self._request(method, kw)
-        fut = rpc.future(req, timeout=timeout, metadata=self._metadata(epoch), wait_for_ready=False)
+        fut = rpc.future(req, timeout=timeout, metadata=self._metadata(epoch, kw), wait_for_ready=False)
         return _Future(fut, lambda e: self._error(method, e), lambda r: self._decode(method, r))
 
     def _invoke(self, method: str, timeout: float, epoch: str | None, kw: dict):
         rpc, req = self._request(method, kw)
-        md = self._metadata(epoch)
+        md = self._metadata(epoch, kw)
         try:
             # a status call may wait for a (re)connecting worker; everything else fails fast
             reply = rpc(req, timeout=timeout, metadata=md, wait_for_ready=method == "stats")

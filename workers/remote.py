@@ -79,7 +79,8 @@ class RemoteWorker(Worker):
         self._epoch: str | None = None
         self._acked = 0            # every write up to this seq is applied in epoch _epoch
         self._base = ("", 0)       # newest save we wrote or loaded: (tag, seq)
-        self._committed = ""       # the save the coordinator's committed snapshot names (kept)
+        self._secret = ""          # proves to the host that we own _lineage (only we evict its saves)
+        self._committed: list[str] = []  # saves the last two committed snapshots name (kept)
         self._reload = False       # load _base before the next call (set by load())
         self._suspect = True
         self._sync_lock = threading.Lock()
@@ -178,8 +179,9 @@ class RemoteWorker(Worker):
             pos = self._load_save(self._base[0])
             after = pos["applied_seq"]
         elif self._lineage is None:  # never bound: a new index (Index.create/train), start empty
-            self._lineage = secrets.token_hex(8)
-            pos = self._timed("configure", None, {"spec": self.spec.to_dict(), "lineage": self._lineage})
+            self._lineage, self._secret = secrets.token_hex(8), secrets.token_hex(16)
+            pos = self._timed("configure", None, {"spec": self.spec.to_dict(), "lineage": self._lineage,
+                                                  "secret": self._secret})
             after = 0
         elif pos["lineage"] != self._lineage or not pos["configured"]:
             mine = [s for s in st["saves"] if s["lineage"] == self._lineage]
@@ -244,15 +246,17 @@ class RemoteWorker(Worker):
         """Save on the worker's own disk; ``path`` (in the coordinator's snapshot) records which save."""
         seq = self._seq()
         tag = f"{seq:012d}-{secrets.token_hex(4)}"
-        self._call("save", tag=tag, seq=seq, keep=[self._committed] if self._committed else None)
+        self._call("save", tag=tag, seq=seq, keep=self._committed or None, proof=self._secret)
         self._base = (tag, seq)
         os.makedirs(path, exist_ok=True)
         with open(os.path.join(path, "remote.json"), "w") as f:
             json.dump({"transport": self.transport, "worker": self.name, "tag": tag, "seq": seq,
-                       "lineage": self._lineage, "spec": self.spec.to_dict()}, f, indent=1)
+                       "lineage": self._lineage, "secret": self._secret, "spec": self.spec.to_dict(),
+                       "previous": self._committed[0] if self._committed else None}, f, indent=1)
 
     def committed(self) -> None:
-        self._committed = self._base[0]
+        """The previous committed save stays too: recovery may fall back to that snapshot."""
+        self._committed = [self._base[0]] + self._committed[:1]
 
     def load(self, path: str) -> None:
         """Bind to the save the coordinator's snapshot names; the worker loads it on first use
@@ -264,7 +268,8 @@ class RemoteWorker(Worker):
         with open(ref) as f:
             meta = json.load(f)
         self._lineage, self._base = str(meta["lineage"]), (str(meta["tag"]), int(meta["seq"]))
-        self._committed = self._base[0]
+        self._secret = str(meta.get("secret", ""))
+        self._committed = [self._base[0]] + ([str(meta["previous"])] if meta.get("previous") else [])
         self._epoch, self._acked, self._reload, self._suspect = None, 0, True, True
 
     def stats(self) -> dict:
