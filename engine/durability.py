@@ -1,15 +1,13 @@
 """The durable half of :class:`~sanny.engine.index.Index`: its directory, lifecycle and write path.
 
-create / open (snapshot + WAL replay) / train / save (checkpoint) / close, and every write as
-WAL append (fsync) -> vector store -> each worker's slice, with the catch-up ``journal`` that
-remote workers read. ``Durable`` is a base class of ``Index``; nothing else uses it.
+create / open (snapshot + WAL replay) / train / save / close; every write: WAL append (fsync) ->
+vector store -> each worker's slice, with the catch-up ``journal`` remote workers read.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import shutil
 import threading
 
 import numpy as np
@@ -62,40 +60,48 @@ class Durable:
 
     # -- lifecycle -----------------------------------------------------------------------
     @classmethod
-    def create(cls, root: str, config: IndexConfig, overwrite: bool = False, worker_factory=None):
+    def create(cls, root: str, config: IndexConfig, overwrite: bool = False, worker_factory=None,
+               checkpoints: bool = True):
+        """``checkpoints``: automatic (a reopen replays a bounded WAL); False: only save/close."""
         config.check()
-        if os.path.exists(root) and os.listdir(root):
-            if not overwrite:
-                raise InvalidArgument("path", f"{root!r} exists and is not empty (pass overwrite=True)")
-            with lock_dir(root, lambda: IndexCorrupt(f"{root!r} is open in another process: not overwritten")):
-                shutil.rmtree(root)
-        os.makedirs(root, exist_ok=True)
+        snapshot.make_dir(root, overwrite)
         self = cls(root, worker_factory)
-        self.config, self.pca = config, None
-        self.store = VectorStore(config.dim, config.keep_vectors)
-        if not config.needs_training:
-            self._set_layout(Layout(assign(config.space_dim, config.S), self._groups()))
-        self._write_manifest()
-        self.wal = WriteAheadLog(self.journal.wal_path)
-        self.save()
+        with self._releasing():
+            self.config, self.pca = config, None
+            self.store = VectorStore(config.dim, config.keep_vectors)
+            if not config.needs_training:
+                self._set_layout(Layout(assign(config.space_dim, config.S), self._groups()))
+            self._write_manifest()
+            self.wal = WriteAheadLog(self.journal.wal_path)
+            self.save()
+        if checkpoints:
+            self.start_checkpoints()
         return self
 
     @classmethod
-    def open(cls, root: str, worker_factory=None, recover: bool = False):
-        """``recover``: repair ``root`` first (``recovery.recover``; its report: ``self.recovery``)."""
+    def open(cls, root: str, worker_factory=None, recover: bool = False, checkpoints: bool = True):
+        """``recover``: repair ``root`` first (``recovery.recover``, report: ``self.recovery``)."""
         report = recovery.recover(root) if recover else None
         snapshot.read_manifest(root)  # a missing directory is named before anything is created
         self = cls(root, worker_factory)
         self.recovery = report
-        try:  # every failure releases the lock (remote workers are first contacted here too)
+        with self._releasing():  # remote workers are first contacted here too
             self._load()
+        if checkpoints:
+            self.start_checkpoints()
+        return self
+
+    @contextlib.contextmanager
+    def _releasing(self):
+        """Every failure to create or open releases the lock (and the workers made so far)."""
+        try:
+            yield
         except BaseException:
             for w in self.workers:
                 w.close()
             self._fanout.close(wait=False)
             self._release()
             raise
-        return self
 
     def _load(self) -> None:
         root = self.root
@@ -180,7 +186,11 @@ class Durable:
             self._dirty = False
 
     def start_checkpoints(self, **bounds):
-        """Checkpoint automatically by WAL size / record count / time (``AutoCheckpoint``'s bounds)."""
+        """Checkpoint by WAL size / record count / time (``AutoCheckpoint``'s bounds; create and
+        open start the defaults, a call with bounds replaces them)."""
+        if bounds and self._auto is not None:
+            self._auto.stop()
+            self._auto = None
         self._auto = self._auto or AutoCheckpoint(self, **bounds)
         return self._auto
 
@@ -279,9 +289,8 @@ class Durable:
             self.fan_out(_tolerant(lambda w, i: w.insert(ids, xs[:, self.columns[i]])))
 
     def _worker_calls(self):
-        """The state lock for calls to every worker: in-process ones need it (their inner indexes
-        are not safe to read during a write); a remote call is never made under it, since a
-        hung worker would then hold up every search (each host orders its own calls)."""
+        """The state lock for calls to every worker: in-process ones need it (inner indexes are not
+        safe to read during a write); no remote call is made under it (a hung one would block searches)."""
         return self._lock if all(in_process(w) for w in self.workers) else contextlib.nullcontext()
 
     def _build(self, optimize: bool = False, tolerant: bool = False) -> None:

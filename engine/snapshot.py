@@ -27,8 +27,8 @@ import zlib
 
 import numpy as np
 
-from sanny.workers.errors import IndexCorrupt, StorageFull
-from sanny.workers.fsio import fsync_dir, fsync_tree
+from sanny.workers.errors import IndexCorrupt, InvalidArgument, StorageFull
+from sanny.workers.fsio import fsync_dir, fsync_tree, lock_dir
 
 from .pca import PCA
 
@@ -48,6 +48,16 @@ def write_json(path: str, obj) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def make_dir(root: str, overwrite: bool) -> None:
+    """An empty directory for a new index (``overwrite``: emptied, unless it is open)."""
+    if os.path.exists(root) and os.listdir(root):
+        if not overwrite:
+            raise InvalidArgument("path", f"{root!r} exists and is not empty (pass overwrite=True)")
+        with lock_dir(root, lambda: IndexCorrupt(f"{root!r} is open in another process: not overwritten")):
+            shutil.rmtree(root)
+    os.makedirs(root, exist_ok=True)
 
 
 def write_npz(path: str, **arrays) -> None:
