@@ -20,7 +20,7 @@ from . import grid, recovery, snapshot, validate
 from .checkpoint import AutoCheckpoint
 from .coalesce import Coalescer
 from .config import IndexConfig
-from .fanout import FanOut, in_process, tolerant as _tolerant
+from .fanout import MISSED, FanOut, lock_for, tolerant as _tolerant
 from .journal import Journal, records_after, replay
 from .sequencer import Sequencer
 from .pca import PCA
@@ -256,8 +256,7 @@ class Durable:
                         sent = self._update_store(op, keys, x)
                         self.journal.record(*sent[:2])
                     with self._worker_calls():  # a hung remote worker holds up no search
-                        self._send(*sent)
-                        self._build(tolerant=True)
+                        self._build(tolerant=True, skip=self._send(*sent))
                 else:
                     self.journal.skip(seq)
         if self._auto is not None:
@@ -282,19 +281,18 @@ class Durable:
                 xs, ids = x, self.store.add(keys, x)
         return old, ids, xs
 
-    def _send(self, old: np.ndarray, ids: np.ndarray | None, xs: np.ndarray | None) -> None:
-        if len(old):
-            self.fan_out(_tolerant(lambda w, i: w.remove(old)))
+    def _send(self, old: np.ndarray, ids: np.ndarray | None, xs: np.ndarray | None) -> set[int]:
+        """Returns the workers that missed it (they catch up before serving: no build for them)."""
+        got = self.fan_out(_tolerant(lambda w, i: w.remove(old))) if len(old) else []
         if ids is not None:
-            self.fan_out(_tolerant(lambda w, i: w.insert(ids, xs[:, self.columns[i]])))
+            got += self.fan_out(_tolerant(lambda w, i: w.insert(ids, xs[:, self.columns[i]])))
+        return {i % len(self.workers) for i, r in enumerate(got) if r is MISSED}
 
     def _worker_calls(self):
-        """The state lock for calls to every worker: in-process ones need it (inner indexes are not
-        safe to read during a write); no remote call is made under it (a hung one would block searches)."""
-        return self._lock if all(in_process(w) for w in self.workers) else contextlib.nullcontext()
+        return lock_for(self.workers, self._lock)
 
-    def _build(self, optimize: bool = False, tolerant: bool = False) -> None:
-        fn = lambda w, i: w.build(optimize)  # noqa: E731
+    def _build(self, optimize: bool = False, tolerant: bool = False, skip=()) -> None:
+        fn = lambda w, i: None if i in skip else w.build(optimize)  # noqa: E731
         if self.layout:
             self.fan_out(_tolerant(fn) if tolerant else fn)
 

@@ -84,6 +84,7 @@ class RemoteWorker(Worker):
         self._reload = False       # load _base before the next call (set by load())
         self._suspect = True
         self._sync_lock = threading.Lock()
+        self._sync_failed: tuple[float, Exception] | None = None  # (when, why) of the last failed sync
 
     # -- transport -----------------------------------------------------------------------
     @abc.abstractmethod
@@ -144,13 +145,27 @@ class RemoteWorker(Worker):
                                         f"(no status answer within {min(beat, self.connect_grace):.3g} s: {e})") from None
         return pending.result()
 
+    def _resync(self) -> None:
+        """``_sync`` once for every caller waiting: one that arrived while another thread's sync
+        was failing gets that failure, not a second wait on a worker that does not answer."""
+        arrived = time.monotonic()
+        with self._sync_lock:
+            if not self._suspect:
+                return
+            failed = self._sync_failed
+            if failed is not None and failed[0] >= arrived:
+                raise WorkerUnavailable(str(failed[1]))
+            try:
+                self._sync()
+            except (WorkerUnavailable, DeadlineExceeded) as e:
+                self._sync_failed = (time.monotonic(), e)
+                raise
+
     def _call(self, method: str, **kw):
         for attempt in (0, 1):
             try:
                 if self._suspect:
-                    with self._sync_lock:
-                        if self._suspect:
-                            self._sync()
+                    self._resync()
                 return self._timed(method, self._epoch, kw)
             except Stale as e:
                 self._suspect = True
