@@ -37,7 +37,8 @@ class Durable:
     def __init__(self, root: str, worker_factory=None):
         """Use :meth:`create` or :meth:`open`."""
         self.root = root
-        self._lockfile = lock_dir(root, lambda: IndexCorrupt(f"{root!r} is already open in another process"))
+        self._lockfile = lock_dir(root, lambda: IndexCorrupt(f"{root!r} is already open in another process "
+                                                             "(a running server? sanny info --server ADDR)"))
         self._factory = worker_factory or local_factory
         self._lock = threading.RLock()        # state: searches, and each write's short apply
         self._write_lock = threading.RLock()  # writers' checks + seq + WAL write (no fsync); take before _lock

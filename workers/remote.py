@@ -55,7 +55,7 @@ class Pending(abc.ABC):
 
     @abc.abstractmethod
     def cancel(self) -> None:
-        """Cancel the call (the host may still apply it; writes are idempotent)."""
+        """Cancel the call (a host may still apply it: writes are idempotent)."""
 
 
 class RemoteWorker(Worker):
@@ -93,8 +93,7 @@ class RemoteWorker(Worker):
         the call), WorkerUnavailable (down), ValueError / FileNotFoundError (as the host did)."""
 
     def _begin(self, method: str, timeout: float, epoch: str | None, kw: dict) -> "Pending | None":
-        """Start one call without waiting for it (a :class:`Pending`); None: this transport only
-        makes blocking calls (its long calls are then not supervised)."""
+        """Start one call without waiting (None: blocking calls only, long ones not supervised)."""
         return None
 
     # -- the coordinator's log -----------------------------------------------------------
@@ -146,8 +145,7 @@ class RemoteWorker(Worker):
         return pending.result()
 
     def _resync(self) -> None:
-        """``_sync`` once for every caller waiting: one that arrived while another thread's sync
-        was failing gets that failure, not a second wait on a worker that does not answer."""
+        """``_sync``; a caller that waited for another thread's failing sync gets its failure."""
         arrived = time.monotonic()
         with self._sync_lock:
             if not self._suspect:
