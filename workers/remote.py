@@ -34,28 +34,13 @@ from .errors import DeadlineExceeded, IndexCorrupt, SannyError, WorkerUnavailabl
 
 from .base import CoordinatorLog, SearchParams, Worker, WorkerSpec
 from .deadline import remaining
+from .pending import Pending
 
 SLOW = frozenset({"insert", "build", "save", "load", "configure"})  # may (re)build graphs
 
 
 class Stale(Exception):
     """Raised by a transport when the host answered StaleState."""
-
-
-class Pending(abc.ABC):
-    """A call in flight (``RemoteWorker._begin``)."""
-
-    @abc.abstractmethod
-    def done(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` s; True once the call has finished (answered or failed)."""
-
-    @abc.abstractmethod
-    def result(self):
-        """The answer of a finished call, or its error as ``_invoke`` raises it."""
-
-    @abc.abstractmethod
-    def cancel(self) -> None:
-        """Cancel the call (a host may still apply it: writes are idempotent)."""
 
 
 class RemoteWorker(Worker):
@@ -128,9 +113,8 @@ class RemoteWorker(Worker):
             raise WorkerUnavailable(f"worker {self.name} did not answer {method} within {base:.3g} s") from None
 
     def _supervise(self, pending: "Pending", method: str, limit: float):
-        """Wait up to ``limit`` for a long call (an insert may build graphs for minutes) while the
-        host answers a status call every ``timeout / 2`` s: a busy host is waited for, a hung
-        one (SIGSTOP, a cut link) is given up — and the call cancelled — within ``timeout``."""
+        """Wait up to ``limit`` for a long call while the host answers a status call every
+        ``timeout / 2`` s: a busy host is waited for, a hung one is given up within ``timeout``."""
         end, beat = time.monotonic() + limit, self.timeout / 2
         while not pending.done(max(0.0, min(beat, end - time.monotonic()))):
             if time.monotonic() >= end:
@@ -284,6 +268,11 @@ class RemoteWorker(Worker):
         self._secret = str(meta.get("secret", ""))
         self._committed = [self._base[0]] + ([str(meta["previous"])] if meta.get("previous") else [])
         self._epoch, self._acked, self._reload, self._suspect = None, 0, True, True
+
+    def catch_up(self) -> None:
+        """Resynchronise now if needed (a server's health loop), not in the next search."""
+        if self._suspect:
+            self._resync()
 
     def stats(self) -> dict:
         """The host's counts and log position; ``state`` is ``ready`` or ``catching_up`` (it is
