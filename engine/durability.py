@@ -26,6 +26,7 @@ from .sequencer import Sequencer
 from .pca import PCA
 from .split import Layout, assign, group
 from .store import VectorStore
+from .locks import StateLock
 from .wal import PUT, WriteAheadLog
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class Durable:
         self._lockfile = lock_dir(root, lambda: IndexCorrupt(f"{root!r} is already open in another process "
                                                              "(a running server? sanny info --server ADDR)"))
         self._factory = worker_factory or local_factory
-        self._lock = threading.RLock()        # state: searches, and each write's short apply
+        self._lock = StateLock()              # state: searches, and each write's short apply
         self._write_lock = threading.RLock()  # writers' checks + seq + WAL write (no fsync); take before _lock
         self._seq = Sequencer(0)
         self._coalescer = Coalescer()  # concurrent searches run as batches (``engine.coalesce``)
@@ -49,8 +50,10 @@ class Durable:
         self.layout: Layout | None = None
         self.workers: list = []
         self.columns: list[np.ndarray] = []  # worker i's columns of the (projected) space
+        self.query_columns: list = []  # the same, None where that is the whole space (Layout.query_columns)
         self._dirty = False
-        self.last_stats: dict = {}
+        self.last_stats: dict = {}  # counts of the last search (``record_search``)
+        self._params_cache: dict = {}  # (epsilon, ef_search) -> SearchParams (``Index._search_params``)
         self.recovery = None  # open(recover=True): what recovery kept and could not
         self.journal = Journal(os.path.join(root, "wal.log"), self._worker_slices)
 
@@ -135,6 +138,7 @@ class Durable:
     def _set_layout(self, layout: Layout) -> None:
         self.layout = layout
         self.columns = [layout.worker_columns(w) for w in range(len(layout.groups))]
+        self.query_columns = [layout.query_columns(w, self.config.space_dim) for w in range(len(layout.groups))]
         self.workers = []
         for w, subs in enumerate(layout.groups):
             spec = WorkerSpec(subs, layout.worker_widths(w), self.config.metric, self.config.inner)
@@ -172,7 +176,7 @@ class Durable:
             raise WorkerUnavailable("; ".join(blocked))
         with self._write_lock:
             self._seq.drain()
-            with self._worker_calls():
+            with lock_for(self.workers, self._lock):
                 self._build()
 
             def write(tmp):
@@ -256,7 +260,7 @@ class Durable:
                         self.journal.seq, self._dirty = seq, True
                         sent = self._update_store(op, keys, x)
                         self.journal.record(*sent[:2])
-                    with self._worker_calls():  # a hung remote worker holds up no search
+                    with lock_for(self.workers, self._lock):  # a hung remote worker holds up no search
                         self._build(tolerant=True, skip=self._send(*sent))
                 else:
                     self.journal.skip(seq)
@@ -288,9 +292,6 @@ class Durable:
         if ids is not None:
             got += self.fan_out(_tolerant(lambda w, i: w.insert(ids, xs[:, self.columns[i]])))
         return {i % len(self.workers) for i, r in enumerate(got) if r is MISSED}
-
-    def _worker_calls(self):
-        return lock_for(self.workers, self._lock)
 
     def _build(self, optimize: bool = False, tolerant: bool = False, skip=()) -> None:
         fn = lambda w, i: None if i in skip else w.build(optimize)  # noqa: E731

@@ -19,8 +19,8 @@ from sanny.workers.errors import InvalidArgument, SannyError
 # real searches by bench/memory_estimate.py (its results and how to rerun them there)
 CANDIDATE_BYTES = 128  # one (query, subspace, candidate) with S > 1: the workers' lists (12 B), then the
                        # union's sort, dedupe and bounds (measured 91-121 B for exact, hnsw, ngt)
-SINGLE_BYTES = 24      # one (query, candidate) with S = 1 and T <= the index's size (measured 20 B)
-PADDED_BYTES = 48      # ... with T over the index's size: rows padded with misses (measured 43 B)
+SINGLE_BYTES = 48      # one (query, candidate) with S = 1 and T <= the index's size (measured 37 B)
+PADDED_BYTES = 64      # ... with T over the index's size: rows padded with misses (measured 54 B)
 NEIGHBOR_BYTES = 48    # one returned neighbour: key, distance, message overhead
 
 

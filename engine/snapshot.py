@@ -269,8 +269,8 @@ def commit(root: str, seq: int, write) -> None:
         os.rename(tmp, final)
         fsync_dir(root)
         set_current(root, name, previous)
-    except Exception as e:
-        full = disk_full(e, root)
+    except BaseException as e:  # a failed save (full disk, a worker down) leaves no debris behind
+        full = isinstance(e, Exception) and disk_full(e, root)
         for debris in (tmp, final):  # CURRENT still names the previous snapshot
             shutil.rmtree(debris, ignore_errors=True)
         if full:

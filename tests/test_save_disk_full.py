@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sanny.engine import Index, IndexConfig, InnerParams, StorageFull
-from sanny.engine.api.status import to_status
+from sanny.engine.rpc.status import to_status
 
 from test_wal_enospc import small_disk  # noqa: F401 - the fixture
 

@@ -24,7 +24,8 @@ from sanny.v1 import sanny_pb2_grpc as pb_grpc
 from sanny.workers.errors import DeadlineExceeded, SannyError, WorkerUnavailable
 from sanny.workers.tls import channel_credentials
 
-from . import status, wire
+from ..rpc import status
+from . import wire
 
 _UNSET = object()
 
@@ -201,6 +202,11 @@ class Client:
         """count, dim, subspaces (S), metric, trained, wal_seq, ..., workers (per-worker state)."""
         return _to_dict(self._call(self._stub.IndexInfo, pb.IndexInfoRequest(), timeout))
 
+    def compact(self, *, timeout=_UNSET) -> list[dict]:
+        """Merge every worker's segments into one graph each now (``Index.compact``); returns the
+        workers' info after it. Pass a ``timeout`` that fits a whole rebuild."""
+        return _to_dict(self._call(self._stub.Compact, pb.CompactRequest(), timeout))["workers"]
+
     def save(self, *, timeout=_UNSET) -> int:
         """Checkpoint the index on the server; returns the WAL sequence number it covers."""
         return self._call(self._stub.Save, pb.SaveRequest(), timeout).wal_seq
@@ -209,18 +215,8 @@ class Client:
         return self.info()["count"]
 
 
-class ServiceError(SannyError, grpc.RpcError):
+class ServiceError(SannyError, status.RpcFailure):
     """A call the server refused or could not answer, with the gRPC ``code()`` and ``details()``."""
-
-    def __init__(self, code: grpc.StatusCode, details: str):
-        super().__init__(f"{code.name}: {details}")
-        self._code, self._details = code, details
-
-    def code(self):
-        return self._code
-
-    def details(self):
-        return self._details
 
 
 class ServiceUnavailable(ServiceError, WorkerUnavailable):
