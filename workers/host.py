@@ -84,9 +84,13 @@ class WorkerHost:
         if method not in GUARDED and method not in OPEN:
             raise ValueError(f"unknown worker method {method!r}")
         if method == "stats" and not self._lock.acquire(timeout=self.BUSY_WAIT):
-            # a long insert or build holds the lock: answer at once (the caller asks whether
-            # this host is alive) with the position and the counts of the last idle answer
-            return {**self._stats_unlocked(), "stats": {**self._last_stats, "busy": True}}
+            # a long insert or build holds the lock: answer at once (the caller asks whether this
+            # host is alive); the counts are plain reads, else those of the last idle answer
+            try:
+                st = self.worker.stats() if self.worker else {}
+            except Exception:  # noqa: BLE001 - changing under the call in progress
+                st = self._last_stats
+            return {**self._stats_unlocked(), "stats": {**st, "busy": True}}
         if method == "stats":
             try:
                 return self._stats()
