@@ -52,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", type=_grid, default="default",
                         help="parameter grid (default: 'default': ~8-15 settings per algorithm, Sanny "
                              "S=1 over PCA (faiss HNSW, hnsw_sq, NGT) and S=2 (lead split, union, "
-                             "collision count), one build per peer; ~75 settings, 6-8 min per shared "
+                             "collision count), one build per peer, graph beams swept up to a ceiling "
+                             "sized by n and dim; ~90 settings, 10-15 min per shared "
                              "dataset on 2 idle cores; 'quick': seconds on small data; 'full': hours), "
                              "or a JSON file {algorithm: [{build:..., query:..., max_n: N}]} (max_n: the entry is left out "
                              "above N vectors; e.g. "

@@ -11,7 +11,7 @@ import json
 import os
 import re
 
-from . import algorithms, plot, provenance, results
+from . import algorithms, plot, provenance, ratios, results
 from .runner import PEERS_FILE
 
 INTRO = """# Benchmarks
@@ -119,6 +119,17 @@ def _ingest_section(d: str, base: str, lines: list[str]) -> bool:
     return True
 
 
+def _profile(d: str) -> list[str]:
+    """The directory's single-query stage profile (``stage_profile``), when it has one."""
+    path = os.path.join(d, "profile.json")
+    if not os.path.exists(path):
+        return []
+    from .stage_profile import markdown
+
+    with open(path) as f:
+        return markdown(json.load(f))
+
+
 def build_report(result_dirs: list[str], out_path: str) -> str:
     """Write the report for ``result_dirs`` to ``out_path``; returns the markdown."""
     base = os.path.dirname(os.path.abspath(out_path))
@@ -148,6 +159,8 @@ def build_report(result_dirs: list[str], out_path: str) -> str:
         lines += _provenance(rows)
         lines += ["### Frontier at recall 0.90 / 0.95 / 0.99", "",
                   results.render_markdown(results.pareto_table(rows)).replace("### ", "#### "), ""]
+        profile = _profile(d)
+        lines += ratios.markdown(rows, profiled=bool(profile)) + profile
         for fig in ("pareto.png", "scaling.png"):
             if os.path.exists(os.path.join(d, fig)):
                 lines += [f"![{fig}]({os.path.relpath(os.path.join(os.path.abspath(d), fig), base)})", ""]

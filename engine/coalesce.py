@@ -52,6 +52,13 @@ class Coalescer:
         self._busy = False
 
     def run(self, key, q: np.ndarray, fn):
+        with self._cv:  # nobody running or waiting: run here, no job (the lone search's path)
+            alone = not self._busy and not self._pending
+            if alone:
+                self._busy = True
+                self._changed.notify_all()
+        if alone:
+            return self._run_alone(q, fn)
         job = _Job(key, q, fn)
         with self._cv:
             self._pending.append(job)
@@ -70,6 +77,17 @@ class Coalescer:
         if job.error is not None:
             raise job.error
         return job.out
+
+    def _run_alone(self, q: np.ndarray, fn):
+        """A batch of one on the caller's thread (its own deadline already applies)."""
+        try:
+            return fn(q)
+        finally:
+            with self._cv:
+                self.batches += 1
+                self._busy = False
+                self._cv.notify_all()
+                self._changed.notify_all()
 
     def wait_until(self, state, timeout: float | None = None) -> bool:
         """Block until ``state(waiting searches, batch running)`` holds (tests wait on states)."""

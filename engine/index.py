@@ -48,7 +48,9 @@ class Index(Durable):
     # -- access for the service, Vald facade and tune ------------------------------------
     def prepare_queries(self, queries, field: str = "queries") -> Queries:
         """Check ``queries`` (shape, dimension, finite) and normalise them for cosine."""
-        return Queries(self._normalise(validate.vectors(queries, self.config.dim, field), field))
+        if self.config.metric == "cosine":  # the norms check finiteness: one pass over the rows
+            return Queries(validate.unit(validate.vectors(queries, self.config.dim, field, finite=False), field))
+        return Queries(validate.vectors(queries, self.config.dim, field))
 
     @contextlib.contextmanager
     def write_lock(self):

@@ -26,9 +26,11 @@ import numpy as np
 from sanny.workers import SearchParams
 from sanny.workers.errors import InvalidArgument
 from sanny.workers.inner import exact_partials
-from sanny.workers.kernels import single_threaded
+from sanny.workers import parallel
+from sanny.workers.kernels import SMALL_BATCH, single_threaded
 
 from . import rerank
+from .fanout import in_process
 
 CANDIDATES = ("union", "count", "lead")
 
@@ -56,13 +58,15 @@ def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: 
     if candidates == "lead":
         return _lead(ix, q, qs, k, T, params, prune)
     cols = ix.query_columns
-    parts = ix.fan_out(lambda w, i: w.search(_block(qs, cols[i]), T, params))
+    parts = _search_workers(ix, qs, cols, T, params)
     if len(parts) == 1:
         ids, dists = parts[0]
     else:
         ids = np.concatenate([p[0] for p in parts])
         dists = np.concatenate([p[1] for p in parts])
     complete = None  # every row full of live candidates (None: not known)
+    if len(ids) == 1 and _direct(ix, candidates):
+        return _direct_top_k(ix, ids[0], dists[0], k, adaptive)
     if len(ids) == 1:  # one subspace: its list is the candidate set
         cand, lb = ids[0], dists[0]
         live = store.is_live(cand)
@@ -89,6 +93,44 @@ def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: 
     union = cand.size if complete else int((cand >= 0).sum())
     ix.record_search(len(q), T, union, union if scored is None else scored)
     return ids, dd, tau
+
+
+def _search_workers(ix, qs, cols, T, params) -> list:
+    """Every worker's ``search``; a few queries over several in-process workers overlap on idle
+    cores (``workers.parallel``), anything else goes through the index's fan-out."""
+    def one(w, i):
+        return w.search(_block(qs, cols[i]), T, params)
+
+    workers = ix.workers
+    if len(workers) > 1 and len(qs) <= SMALL_BATCH and all(in_process(w) for w in workers):
+        return parallel.run([lambda w=w, i=i: one(w, i) for i, w in enumerate(workers)])
+    return ix.fan_out(one)
+
+
+def _direct(ix, candidates: str) -> bool:
+    """Whether the one subspace list already holds the answer: no PCA (the searched space is
+    the full one), an inner whose distances are exact (not ``hnsw_sq``'s codes) and the union.
+    A re-rank of those candidates would recompute the same distances and keep the same order."""
+    return ix.pca is None and candidates == "union" and exact_partials(ix.config.inner.kind)
+
+
+def _direct_top_k(ix, ids: np.ndarray, d: np.ndarray, k: int, adaptive: bool):
+    """S=1, exact distances: the inner's rows without the removed ids, in distance order, are
+    the exact re-rank's result; rows with a removed id or out of order are selected again."""
+    live = ix.store.is_live(ids)
+    complete = bool(live.all())
+    tau = _worst(ids, d) if adaptive else None
+    # a list from an exact scan is re-scored from differences after a BLAS selection, so near
+    # ties may come out of order: slice only rows known sorted up to k (a cheap check)
+    if complete and (d[:, 1:k] >= d[:, :k - 1]).all() and (d.shape[1] == k or (d[:, k:] >= d[:, k - 1:k]).all()):
+        out, dd = ids[:, :k], d[:, :k]
+    else:
+        out, dd = rerank.top_k(np.where(live, ids, -1), np.where(live, d, np.inf).astype(np.float32), k)
+    if out.shape[1] < k:  # T < k cannot happen with S=1 (validate.k_and_T); kept total
+        out, dd = rerank.top_k(out, dd, k)
+    union = ids.size if complete else int(live.sum())
+    ix.record_search(len(ids), ids.shape[1], union, 0)
+    return out, dd, tau
 
 
 def _block(qs: np.ndarray, cols) -> np.ndarray:

@@ -19,7 +19,9 @@ MAX_NORM = 1e18
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0/C1 control characters (NUL, newline, ESC, ...)
 
 
-def vectors(x, dim: int, field: str = "vectors") -> np.ndarray:
+def vectors(x, dim: int, field: str = "vectors", finite: bool = True) -> np.ndarray:
+    """``x`` as a C-contiguous float32 ``(n, dim)`` array. ``finite=False`` leaves the NaN/Inf
+    check to the caller (``unit`` makes it from the row norms it computes anyway)."""
     try:
         a = np.asarray(x, dtype=np.float32)
     except (TypeError, ValueError) as e:
@@ -32,16 +34,20 @@ def vectors(x, dim: int, field: str = "vectors") -> np.ndarray:
         raise InvalidArgument(field, "empty batch")
     if a.shape[1] != dim:
         raise InvalidArgument(field, f"wrong dimension: expected {dim}, got {a.shape[1]}")
-    if not np.isfinite(a).all():
-        bad = ~np.isfinite(a).all(1)
-        raise InvalidArgument(field, f"row {int(np.argmax(bad))} contains NaN or Inf")
-    if a.size and float(np.abs(a).max()) * math.sqrt(dim) > MAX_NORM:  # cheap bound first
+    if finite and not np.isfinite(a).all():
+        _not_finite(a, field)
+    if finite and a.size and float(np.abs(a).max()) * math.sqrt(dim) > MAX_NORM:  # cheap bound first
         norms = np.sqrt(np.einsum("ij,ij->i", a, a, dtype=np.float64))
-        if (norms > MAX_NORM).any():
+        if (norms > MAX_NORM).any():  # (finite=False: cosine, normalised in float64 by ``unit``)
             i = int(np.argmax(norms > MAX_NORM))
             raise InvalidArgument(field, f"row {i} has norm {norms[i]:.3g}: its distances could "
                                          f"overflow float32 (norms must be <= {MAX_NORM:.0e})")
     return np.ascontiguousarray(a)
+
+
+def _not_finite(a: np.ndarray, field: str):
+    bad = ~np.isfinite(a).all(1)
+    raise InvalidArgument(field, f"row {int(np.argmax(bad))} contains NaN or Inf")
 
 
 def keys(ks, n: int | None = None, field: str = "keys", new: bool = False) -> list[str]:
@@ -123,9 +129,17 @@ def T_max(t, T: int) -> int:
 
 
 def unit(x: np.ndarray, field: str) -> np.ndarray:
-    """Normalise rows for the cosine metric; a zero vector has no direction."""
+    """Normalise rows for the cosine metric; a zero vector has no direction. A row with NaN or
+    Inf has a non-finite norm: the error names it (so ``vectors(finite=False)`` may skip its
+    own pass over the array)."""
     n = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64))  # 3x cheaper than linalg.norm per call
-    if not n.all():
+    if len(n) <= 4:  # a few rows: Python floats, cheaper than numpy's reductions
+        ok = all(0.0 < v < math.inf for v in n.tolist())  # NaN fails both comparisons
+    else:
+        ok = bool(((n > 0) & (n < np.inf)).all())
+    if not ok:
+        if not np.isfinite(x).all():
+            _not_finite(x, field)
         raise InvalidArgument(field, f"row {int(np.argmax(n == 0))} is a zero vector (no direction for cosine)")
     # divided in float64, rounded once into the float32 result (no float64 temporary)
     return np.divide(x, n[:, None], out=np.empty(x.shape, np.float32), casting="unsafe")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from sanny.engine import Index, InvalidArgument
+from sanny.engine.pca import PCA
 
 from conftest import NGT, brute_force, clustered, keys_for, low_rank, recall
 
@@ -159,3 +160,16 @@ def test_pca_index_survives_wal_replay(make_index):
         np.testing.assert_allclose(d2, d, rtol=1e-6)
     finally:
         again.close()
+
+
+def test_transform_head_one_row_matches_batch():
+    """The single-query projection (transposed head, a GEMV) gives the batch rows' values."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((300, 96)).astype(np.float32) * np.linspace(3, 0.1, 96).astype(np.float32)
+    pca = PCA.fit(X, 40)
+    Q = rng.standard_normal((5, 96)).astype(np.float32)
+    batch = pca.transform_head(Q, 24)
+    ones = np.concatenate([pca.transform_head(Q[i:i + 1], 24) for i in range(len(Q))])
+    assert ones.shape == batch.shape == (5, 24) and ones.dtype == np.float32
+    np.testing.assert_allclose(ones, batch, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(batch, pca.transform(Q)[:, :24], rtol=1e-4, atol=1e-4)

@@ -15,7 +15,8 @@ import numpy as np
 from .base import SearchParams, Worker, WorkerSite, WorkerSpec
 from .compactor import Compactor
 from .inner import make_inner
-from .kernels import partial
+from . import parallel
+from .kernels import SMALL_BATCH, partial
 from .slices import SliceStore
 
 
@@ -82,8 +83,10 @@ class LocalWorker(Worker):
         if len(self.inners) == 1:  # one subspace: no slicing, no stacking copies
             ids, d = self.inners[0].search(q, int(T), params)
             return ids[None], d[None]
-        res = [inner.search(np.ascontiguousarray(p), int(T), params)
-               for inner, p in zip(self.inners, self._parts(q))]
+        calls = [lambda inner=inner, p=p: inner.search(np.ascontiguousarray(p), int(T), params)
+                 for inner, p in zip(self.inners, self._parts(q))]
+        # a few queries: the subspaces overlap on idle cores (larger batches thread inside)
+        res = parallel.run(calls) if len(q) <= SMALL_BATCH else [c() for c in calls]
         return np.stack([r[0] for r in res]), np.stack([r[1] for r in res])
 
     def partial_distances(self, queries, candidate_ids) -> np.ndarray:
