@@ -161,7 +161,7 @@ def worker_procs(data_dirs: list[str], logdir: str, lab: Lab | None = None):
     try:
         for i, d in enumerate(data_dirs):
             args = ["worker", "--listen", f"{lab.address(i + 1) if lab else '127.0.0.1'}:0", "--data-dir", d,
-                    "--grace", "2"]
+                    "--grace", "2"] + (["--insecure"] if lab else [])  # the lab's veth network is this machine's
             log_path = os.path.join(logdir, f"worker-{i}.log")
             procs.append(lab.run(i + 1, f"worker-{i}", args, log_path, LAB_WORKER_RE) if lab
                          else Proc(f"worker-{i}", args, log_path, WORKER_RE))

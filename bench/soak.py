@@ -109,7 +109,7 @@ def disk_full(work: str) -> Row:
             row.note = "skipped: cannot mount a tmpfs (needs root)"
             return row
         root = os.path.join(mnt, "idx")
-        ix = Index.create(root, _config())
+        ix = Index.create(root, _config(), checkpoints=False)  # it "crashes" below
         filler = os.path.join(mnt, "filler")
         fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
@@ -147,7 +147,7 @@ def wal_flips(work: str, trials: int, seed: int = 0) -> Row:
     at most the last record (a torn tail); after ``repair`` every other record is back."""
     rng = np.random.default_rng(seed)
     base = os.path.join(work, "flip-base")
-    ix = Index.create(base, _config())
+    ix = Index.create(base, _config(), checkpoints=False)
     for i in range(30):
         ix.insert([f"k{i}"], vec(i))
     ix.wal.close()
@@ -180,11 +180,12 @@ def wal_flips(work: str, trials: int, seed: int = 0) -> Row:
 
 def reopen_after_crash(work: str, records: int, every: int = 1_000) -> Row:
     """``records`` one-key inserts (8 writer threads, 128-d, S=4, faiss HNSW) into an index with
-    automatic checkpoints every ``every`` records, a crash, then ``Index.open``: how long it
-    takes (bounded by the records since the last checkpoint) and whether every key is there."""
+    automatic checkpoints every ``every`` records (0: no start_checkpoints call, the defaults
+    every embedded index has), a crash, then ``Index.open``: how long it takes (bounded by the
+    records since the last checkpoint) and whether every key is there."""
     import time
 
-    root = os.path.join(work, "reopen")
+    root = os.path.join(work, f"reopen-{every}")
     out = subprocess.run(children.command("checkpointed", root, records, every),
                          capture_output=True, text=True, check=True).stdout.split()
     checkpoints = int(out[-1])  # the child's last line (check=True: it ran to its end)
@@ -193,8 +194,10 @@ def reopen_after_crash(work: str, records: int, every: int = 1_000) -> Row:
         seconds = time.perf_counter() - t0
         replayed = len(ix.journal)
         lost = int((~ix.exists([f"k{i}" for i in range(records)])).sum())
-    row = Row(f"reopen after {records:,} WAL records", tried=1, survived=int(lost == 0), lost=lost)
+    how = f"every {every:,} records" if every else "embedded defaults"
+    name = f"reopen after {records:,} WAL records" if every else f"reopen after {records:,} embedded writes"
+    row = Row(name, tried=1, survived=int(lost == 0), lost=lost)
     row.note = (f"open {seconds:.2f} s, {replayed} records replayed after the last of "
-                f"{checkpoints} automatic checkpoints (every {every:,} records)")
+                f"{checkpoints} automatic checkpoints ({how})")
     row.extra.update(open_s=round(seconds, 3), replayed=replayed, checkpoints=checkpoints)
     return row

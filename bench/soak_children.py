@@ -4,7 +4,8 @@
         two threads insert one key at a time into the index at ROOT and print each key's
         number only after its write returned (acknowledged), until SIGKILLed;
     python -m sanny.bench.soak_children checkpointed ROOT N EVERY
-        creates an index at ROOT (128-d, S=4), checkpoints every EVERY records, inserts N keys
+        creates an index at ROOT (128-d, S=4), checkpoints every EVERY records (0: the defaults
+        every embedded index starts with), inserts N keys
         from 8 threads, prints the number of checkpoints and exits without closing (a crash).
 """
 from __future__ import annotations
@@ -49,7 +50,7 @@ def checkpointed(root: str, n: int, every: int) -> None:
     from sanny.engine import Index, IndexConfig
 
     ix = Index.create(root, IndexConfig(dim=128, S=4))
-    auto = ix.start_checkpoints(records=every)
+    auto = ix.start_checkpoints(records=every) if every else ix._auto  # 0: an embedded index's defaults
     x = np.random.default_rng(0).standard_normal((n, 128)).astype(np.float32)
 
     def write(t):

@@ -6,6 +6,7 @@ import contextlib
 import tempfile
 
 from .procs import status_bytes
+from . import soak_attacks
 from .soak import Row, crash_loop, disk_full, reopen_after_crash, wal_flips
 from .soak_served import bad_requests, mixed_load, worker_stop
 
@@ -14,7 +15,8 @@ def run(quick: bool = True, work: str | None = None) -> list[Row]:
     with contextlib.ExitStack() as stack:
         work = work or stack.enter_context(tempfile.TemporaryDirectory(prefix="sanny-soak-"))
         rows = [crash_loop(work, 5 if quick else 20), disk_full(work), wal_flips(work, 8 if quick else 40),
-                *bad_requests(work, 40 if quick else 400), reopen_after_crash(work, 3_000 if quick else 30_000)]
+                *bad_requests(work, 40 if quick else 400), reopen_after_crash(work, 3_000 if quick else 30_000),
+                reopen_after_crash(work, 3_000 if quick else 30_000, every=0), *soak_attacks.rows(work, quick)]
         if not quick:
             rows += [worker_stop(work), mixed_load(work, 32, 60.0)]
     return rows

@@ -20,6 +20,8 @@ def _oversized(pb) -> list[tuple[str, str, object]]:
     """``(what, method, request)`` of each oversized request."""
     m = lambda rows: pb.Matrix(rows=rows, dim=DIM, values=np.zeros(rows * DIM, np.float32).tolist())  # noqa: E731
     return [("512 queries x candidates=100000", "Search", pb.SearchRequest(queries=m(512), k=10, candidates=100_000)),
+            ("111 queries x candidates=100000 (a 0.01 MB request, ~2.8 GB to serve)", "Search",
+             pb.SearchRequest(queries=m(111), k=10, candidates=100_000)),
             ("20000 queries x k=10000", "Search", pb.SearchRequest(queries=m(20_000), k=10_000)),
             ("10 MB key", "Insert", pb.InsertRequest(keys=["x" * (10 << 20)], vectors=m(1))),
             ("200000 keys", "Exists", pb.ExistsRequest(keys=[f"k{i}" for i in range(200_000)])),

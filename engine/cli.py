@@ -45,6 +45,9 @@ def cmd_info(args) -> int:
     from .index import Index
     from .info_text import info_lines
 
+    if args.server or not args.index:  # a running server's index and grid, over gRPC
+        from .api.info_cli import cmd_info_server
+        return cmd_info_server(args)
     with Index.open(args.index) as ix:
         info = ix.info()
     grid = summary(info["workers"])
@@ -107,7 +110,9 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_search)
 
     i = sub.add_parser("info", help="print an index's configuration and counts")
-    i.add_argument("index")
+    i.add_argument("index", nargs="?")
+    i.add_argument("--server", help="HOST:PORT of a running sanny serve: its index and workers instead")
+    i.add_argument("--token-file", help="the server's bearer token (with --server)")
     i.add_argument("--json", action="store_true", help="the full machine-readable state")
     i.set_defaults(fn=cmd_info)
 

@@ -1,28 +1,27 @@
 """The durable half of :class:`~sanny.engine.index.Index`: its directory, lifecycle and write path.
 
-create / open (snapshot + WAL replay) / train / save (checkpoint) / close, and every write as
-WAL append (fsync) -> vector store -> each worker's slice, with the catch-up ``journal`` that
-remote workers read. ``Durable`` is a base class of ``Index``; nothing else uses it.
+create / open (snapshot + WAL replay) / train / save / close; every write: WAL append (fsync) ->
+vector store -> each worker's slice, with the catch-up ``journal`` remote workers read.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import shutil
 import threading
 
 import numpy as np
 
 from sanny.workers import WorkerSite, WorkerSpec, local_factory
-from sanny.workers.errors import IndexCorrupt, InvalidArgument, WorkerUnavailable
+from sanny.workers.errors import IndexCorrupt, InvalidArgument, SannyError, WorkerUnavailable
 from sanny.workers.fsio import lock_dir
 
-from . import grid, snapshot, validate
+from . import grid, recovery, snapshot, validate
 from .checkpoint import AutoCheckpoint
 from .coalesce import Coalescer
 from .config import IndexConfig
-from .fanout import FanOut, tolerant as _tolerant
-from .journal import Journal, records_after, runs
+from .fanout import MISSED, FanOut, lock_for, tolerant as _tolerant
+from .journal import Journal, records_after, replay
 from .sequencer import Sequencer
 from .pca import PCA
 from .split import Layout, assign, group
@@ -39,7 +38,8 @@ class Durable:
     def __init__(self, root: str, worker_factory=None):
         """Use :meth:`create` or :meth:`open`."""
         self.root = root
-        self._lockfile = lock_dir(root, lambda: IndexCorrupt(f"{root!r} is already open in another process"))
+        self._lockfile = lock_dir(root, lambda: IndexCorrupt(f"{root!r} is already open in another process "
+                                                             "(a running server? sanny info --server ADDR)"))
         self._factory = worker_factory or local_factory
         self._lock = StateLock()              # state: searches, and each write's short apply
         self._write_lock = threading.RLock()  # writers' checks + seq + WAL write (no fsync); take before _lock
@@ -54,6 +54,7 @@ class Durable:
         self._dirty = False
         self.last_stats: dict = {}  # counts of the last search (``record_search``)
         self._params_cache: dict = {}  # (epsilon, ef_search) -> SearchParams (``Index._search_params``)
+        self.recovery = None  # open(recover=True): what recovery kept and could not
         self.journal = Journal(os.path.join(root, "wal.log"), self._worker_slices)
 
     @property
@@ -63,35 +64,56 @@ class Durable:
 
     # -- lifecycle -----------------------------------------------------------------------
     @classmethod
-    def create(cls, root: str, config: IndexConfig, overwrite: bool = False, worker_factory=None):
+    def create(cls, root: str, config: IndexConfig, overwrite: bool = False, worker_factory=None,
+               checkpoints: bool = True):
+        """``checkpoints``: automatic (a reopen replays a bounded WAL); False: only save/close."""
         config.check()
-        if os.path.exists(root) and os.listdir(root):
-            if not overwrite:
-                raise InvalidArgument("path", f"{root!r} exists and is not empty (pass overwrite=True)")
-            with lock_dir(root, lambda: IndexCorrupt(f"{root!r} is open in another process: not overwritten")):
-                shutil.rmtree(root)
-        os.makedirs(root, exist_ok=True)
+        snapshot.make_dir(root, overwrite)
         self = cls(root, worker_factory)
-        self.config, self.pca = config, None
-        self.store = VectorStore(config.dim, config.keep_vectors)
-        if not config.needs_training:
-            self._set_layout(Layout(assign(config.space_dim, config.S), self._groups()))
-        self._write_manifest()
-        self.wal = WriteAheadLog(self.journal.wal_path)
-        self.save()
+        with self._releasing():
+            self.config, self.pca = config, None
+            self.store = VectorStore(config.dim, config.keep_vectors)
+            if not config.needs_training:
+                self._set_layout(Layout(assign(config.space_dim, config.S), self._groups()))
+            self._write_manifest()
+            self.wal = WriteAheadLog(self.journal.wal_path)
+            self.save()
+        if checkpoints:
+            self.start_checkpoints()
         return self
 
     @classmethod
-    def open(cls, root: str, worker_factory=None):
+    def open(cls, root: str, worker_factory=None, recover: bool = False, checkpoints: bool = True):
+        """``recover``: repair ``root`` first (``recovery.recover``, report: ``self.recovery``)."""
+        report = recovery.recover(root) if recover else None
+        snapshot.read_manifest(root)  # a missing directory is named before anything is created
+        self = cls(root, worker_factory)
+        self.recovery = report
+        with self._releasing():  # remote workers are first contacted here too
+            self._load()
+        if checkpoints:
+            self.start_checkpoints()
+        return self
+
+    @contextlib.contextmanager
+    def _releasing(self):
+        """Every failure to create or open releases the lock (and the workers made so far)."""
+        try:
+            yield
+        except BaseException:
+            for w in self.workers:
+                w.close()
+            self._fanout.close(wait=False)
+            self._release()
+            raise
+
+    def _load(self) -> None:
+        root = self.root
         man = snapshot.read_manifest(root)
         snap, snap_seq = snapshot.current(root)
-        self = cls(root, worker_factory)
         try:
             self.config = IndexConfig.from_dict(man["config"])
-            self.pca = None
-            if os.path.exists(os.path.join(root, "pca.npz")):
-                with np.load(os.path.join(root, "pca.npz")) as z:
-                    self.pca = PCA.from_state(z)
+            self.pca = snapshot.load_pca(root, man)
             if man.get("layout"):
                 self._set_layout(Layout.from_dict(man["layout"]))
             self.store = VectorStore.load(snap, self.config.dim, self.config.keep_vectors,
@@ -99,25 +121,16 @@ class Durable:
             for i, w in enumerate(self.workers):
                 w.load(os.path.join(snap, f"worker-{i}"))
         except InvalidArgument as e:  # a worker configuration that does not fit the index: not damage
-            self._release()
             raise InvalidArgument(e.field, f"index {root!r} (S={self.config.S}, workers={self.config.workers or self.config.S}): {str(e).partition(': ')[2]}") from None
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            self._release()
-            raise IndexCorrupt(f"{root!r}: snapshot {os.path.basename(snap)} is damaged: {e}") from e
-        self.journal.seq = snap_seq
-        try:  # remote workers are first contacted here: one that is down must not keep the lock
-            for batch in runs(records_after(self.journal.wal_path, snap_seq)):
-                self._apply_run(batch)
-            self._build()
-        except BaseException:
-            for w in self.workers:
-                w.close()
-            self._fanout.close(wait=False)
-            self._release()
+        except SannyError:
             raise
+        except Exception as e:  # noqa: BLE001 - any failure to read the snapshot is damage
+            raise IndexCorrupt(f"{root!r}: snapshot {os.path.basename(snap)} is damaged: {type(e).__name__}: {e}") from e
+        self.journal.seq = snap_seq
+        replay(self, records_after(self.journal.wal_path, snap_seq))
+        self._build()
         self.wal = WriteAheadLog(self.journal.wal_path)
         self._seq = Sequencer(self.journal.seq)
-        return self
 
     def _groups(self) -> list[list[int]]:
         return group(self.config.S, self.config.workers or self.config.S)
@@ -133,9 +146,7 @@ class Durable:
             self.workers.append(grid.column(self._factory, spec, site, self.config.shards))
 
     def _write_manifest(self) -> None:
-        snapshot.write_json(os.path.join(self.root, "manifest.json"), {
-            "format": snapshot.FORMAT, "config": self.config.to_dict(),
-            "layout": self.layout.to_dict() if self.layout else None})
+        snapshot.write_manifest(self.root, self.config.to_dict(), self.layout.to_dict() if self.layout else None)
 
     def train(self, sample) -> None:
         """Fit PCA and/or the variance-balanced assignment on a sample (before any insert)."""
@@ -146,7 +157,7 @@ class Durable:
                 raise InvalidArgument("sample", "train() must come before the first insert")
             if cfg.pca_dim:
                 self.pca = PCA.fit(x, cfg.pca_components, center=cfg.metric != "ip")
-                np.savez(os.path.join(self.root, "pca.npz"), **self.pca.state())
+                snapshot.write_npz(os.path.join(self.root, "pca.npz"), **self.pca.state())
                 self.store = VectorStore(cfg.dim, cfg.keep_vectors, space_dim=cfg.pca_components)
                 var = self.pca.variances[: cfg.pca_dim]
             else:
@@ -165,7 +176,7 @@ class Durable:
             raise WorkerUnavailable("; ".join(blocked))
         with self._write_lock:
             self._seq.drain()
-            with self._lock:
+            with lock_for(self.workers, self._lock):
                 self._build()
 
             def write(tmp):
@@ -180,7 +191,11 @@ class Durable:
             self._dirty = False
 
     def start_checkpoints(self, **bounds):
-        """Checkpoint automatically by WAL size / record count / time (``AutoCheckpoint``'s bounds)."""
+        """Checkpoint by WAL size / record count / time (``AutoCheckpoint``'s bounds; create and
+        open start the defaults, a call with bounds replaces them)."""
+        if bounds and self._auto is not None:
+            self._auto.stop()
+            self._auto = None
         self._auto = self._auto or AutoCheckpoint(self, **bounds)
         return self._auto
 
@@ -241,36 +256,20 @@ class Durable:
         finally:
             with self._seq.turn(seq, keys):
                 if durable:
-                    with self._lock:
-                        self.journal.seq = seq
-                        self._dirty = True
-                        self._apply(op, keys, x)
-                        self._build(tolerant=True)
+                    with self._lock:  # the store and the catch-up journal
+                        self.journal.seq, self._dirty = seq, True
+                        sent = self._update_store(op, keys, x)
+                        self.journal.record(*sent[:2])
+                    with lock_for(self.workers, self._lock):  # a hung remote worker holds up no search
+                        self._build(tolerant=True, skip=self._send(*sent))
                 else:
                     self.journal.skip(seq)
         if self._auto is not None:
             self._auto.note_write()
 
-    def _apply_run(self, run: list) -> None:
-        """Replay WAL records ``run`` (one op, no key twice) as one batch: one store update and
-        one call per worker instead of one per record; the journal still gets one entry per seq."""
-        op = run[0][1]
-        if len(run) == 1:
-            self.journal.seq = run[0][0]
-            return self._apply(op, run[0][2], run[0][3])
-        olds = [self.store.lookup(keys) for _, _, keys, _ in run]
-        keys = [k for _, _, ks, _ in run for k in ks]
-        x = np.concatenate([r[3] for r in run]) if op == PUT else None
-        old, ids, xs = self._update_store(op, keys, x)
-        sizes = np.cumsum([len(r[2]) for r in run])[:-1]
-        for (seq, _, _, _), o, i in zip(run, olds, np.split(ids, sizes) if ids is not None else [None] * len(run)):
-            self.journal.seq = seq
-            self.journal.record(o[o >= 0], i)
-        self._send(old, ids, xs)
-
     def _apply(self, op: int, keys: list[str], x: np.ndarray | None) -> None:
-        """Apply WAL record ``seq``: the store first, then the workers (if a remote worker
-        fails mid-way the store and WAL still agree, and that worker catches up later)."""
+        """Apply a replayed WAL record: the store first, then the workers (a remote worker
+        that fails catches up later)."""
         old, ids, xs = self._update_store(op, keys, x)
         self.journal.record(old, ids)
         self._send(old, ids, xs)
@@ -287,14 +286,15 @@ class Durable:
                 xs, ids = x, self.store.add(keys, x)
         return old, ids, xs
 
-    def _send(self, old: np.ndarray, ids: np.ndarray | None, xs: np.ndarray | None) -> None:
-        if len(old):
-            self.fan_out(_tolerant(lambda w, i: w.remove(old)))
+    def _send(self, old: np.ndarray, ids: np.ndarray | None, xs: np.ndarray | None) -> set[int]:
+        """Returns the workers that missed it (they catch up before serving: no build for them)."""
+        got = self.fan_out(_tolerant(lambda w, i: w.remove(old))) if len(old) else []
         if ids is not None:
-            self.fan_out(_tolerant(lambda w, i: w.insert(ids, xs[:, self.columns[i]])))
+            got += self.fan_out(_tolerant(lambda w, i: w.insert(ids, xs[:, self.columns[i]])))
+        return {i % len(self.workers) for i, r in enumerate(got) if r is MISSED}
 
-    def _build(self, optimize: bool = False, tolerant: bool = False) -> None:
-        fn = lambda w, i: w.build(optimize)  # noqa: E731
+    def _build(self, optimize: bool = False, tolerant: bool = False, skip=()) -> None:
+        fn = lambda w, i: None if i in skip else w.build(optimize)  # noqa: E731
         if self.layout:
             self.fan_out(_tolerant(fn) if tolerant else fn)
 

@@ -5,6 +5,7 @@ Each call runs in a copy of the caller's context, so a caller's deadline
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,9 @@ class FanOut:
             self._pool = None
 
 
+MISSED = object()  # what a ``tolerant`` call returns for a worker that missed the write
+
+
 def tolerant(fn):
     """A write's call to one worker: WAL + store are the truth; a down worker catches up later."""
 
@@ -50,4 +54,12 @@ def tolerant(fn):
             return fn(w, i)
         except (WorkerUnavailable, DeadlineExceeded) as e:
             log.warning("worker %d missed a write (%s); it catches up before it serves again", i, e)
+            return MISSED
     return call
+
+
+def lock_for(workers: list, lock):
+    """``lock`` (the index's state lock) for calls to ``workers`` when they run in process (their
+    inner indexes are not safe to read during a write), else none: no remote call is made under
+    it, since a hung worker would then hold up every search."""
+    return lock if all(in_process(w) for w in workers) else contextlib.nullcontext()

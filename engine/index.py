@@ -18,6 +18,7 @@ from sanny.workers.errors import AlreadyExists, InvalidArgument, NotFound, Worke
 
 from . import compaction, pipeline, validate
 from .durability import Durable
+from .fanout import lock_for
 from .wal import DEL, PUT
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class Index(Durable):
     # -- writes --------------------------------------------------------------------------
     def _put(self, keys, vectors, mode: str) -> None:
         x = self._normalise(validate.vectors(vectors, self.config.dim), "vectors")
-        keys = validate.keys(keys, len(x))
+        keys = validate.keys(keys, len(x), new=True)
         if not self.trained:
             raise InvalidArgument("index", "this configuration (PCA / balanced) needs train(sample) before inserts")
 
@@ -165,11 +166,11 @@ class Index(Durable):
         """Finish graph construction. Graph kinds (``hnsw``, ``hnsw_sq``, ``symqg``): merge every
         worker's segments into one graph each, without their deleted rows, while searches and
         writes go on (a segment swap is atomic). ``ngt``: its ONNG optimisation, under the locks
-        (NGT must not be searched while it changes)."""
+        (NGT must not be searched while it changes; remote workers order their own calls)."""
         if self.config.inner.kind in SEGMENTED:
             self.fan_out(lambda w, i: w.build(optimize))
             return
-        with self._write_lock, self._lock:
+        with self._write_lock, lock_for(self.workers, self._lock):
             self._build(optimize)
 
     def compact(self) -> dict | None:

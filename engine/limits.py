@@ -15,8 +15,12 @@ from dataclasses import dataclass, fields
 
 from sanny.workers.errors import InvalidArgument, SannyError
 
-# rough bytes per unit of work, for the in-flight estimate (ids + distances + bookkeeping)
-CANDIDATE_BYTES = 24   # one (query, subspace, candidate) pair in the fan-out and the union
+# bytes per unit of work, for the in-flight estimate: calibrated against the measured peak of
+# real searches by bench/memory_estimate.py (its results and how to rerun them there)
+CANDIDATE_BYTES = 128  # one (query, subspace, candidate) with S > 1: the workers' lists (12 B), then the
+                       # union's sort, dedupe and bounds (measured 91-121 B for exact, hnsw, ngt)
+SINGLE_BYTES = 48      # one (query, candidate) with S = 1 and T <= the index's size (measured 37 B)
+PADDED_BYTES = 64      # ... with T over the index's size: rows padded with misses (measured 54 B)
 NEIGHBOR_BYTES = 48    # one returned neighbour: key, distance, message overhead
 
 
@@ -33,7 +37,7 @@ class Limits:
     max_key_bytes: int = 1024               # UTF-8 bytes of one key
     max_keys: int = 100_000                 # keys in one request
     max_response_bytes: int = 64 * 1024 * 1024  # estimated size of one response
-    memory_budget_bytes: int = 1024 * 1024 * 1024  # estimated bytes of all requests in flight
+    memory_budget_bytes: int = 512 * 1024 * 1024  # estimated bytes of all requests in flight
 
     @classmethod
     def from_dict(cls, d: dict) -> "Limits":
@@ -68,16 +72,22 @@ class Limits:
         if n > self.max_key_bytes:
             raise InvalidArgument(field, f"is {n:,} bytes, over the limit max_key_bytes = {self.max_key_bytes:,}")
 
-    def search(self, queries: int, k: int, candidates: int, subspaces: int, chunk: int | None = None) -> int:
+    def search(self, queries: int, k: int, candidates: int, subspaces: int, chunk: int | None = None,
+               size: int | None = None) -> int:
         """Check a search's shape; returns its estimated in-flight bytes (the candidates of one
-        ``chunk`` of queries at a time, as the service searches, plus the whole response)."""
+        ``chunk`` of queries at a time, as the service searches, plus the whole response);
+        ``size``: the index's vectors (None: unknown, the larger estimate of S = 1)."""
         self._over("max_query_candidates", queries * candidates, "queries x candidates")
         self._over("max_query_k", queries * k, "queries x k")
         response = queries * k * NEIGHBOR_BYTES
         self._over("max_response_bytes", response, "estimated response bytes (queries x k x "
                    f"{NEIGHBOR_BYTES})")
         rows = min(queries, chunk) if chunk else queries
-        return rows * candidates * max(1, subspaces) * CANDIDATE_BYTES + response
+        if subspaces > 1:
+            per = subspaces * CANDIDATE_BYTES
+        else:
+            per = SINGLE_BYTES if size is not None and candidates <= size else PADDED_BYTES
+        return rows * candidates * per + response
 
     def rows(self, rows: int, dim: int, field: str) -> int:
         """Vectors in a write or a response (``GetVector``); returns their bytes."""

@@ -5,6 +5,7 @@ Each failure is an ``InvalidArgument`` naming the field, raised before anything 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -12,6 +13,10 @@ from sanny.workers.errors import InvalidArgument
 
 MAX_K = 10_000
 MAX_T = 100_000
+# a row's L2 norm: over this, squared distances (up to (|q| + |x|)^2) and inner products
+# computed in float32 (max ~3.4e38) could overflow to inf and silently drop every result
+MAX_NORM = 1e18
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0/C1 control characters (NUL, newline, ESC, ...)
 
 
 def vectors(x, dim: int, field: str = "vectors", finite: bool = True) -> np.ndarray:
@@ -31,6 +36,12 @@ def vectors(x, dim: int, field: str = "vectors", finite: bool = True) -> np.ndar
         raise InvalidArgument(field, f"wrong dimension: expected {dim}, got {a.shape[1]}")
     if finite and not np.isfinite(a).all():
         _not_finite(a, field)
+    if finite and a.size and float(np.abs(a).max()) * math.sqrt(dim) > MAX_NORM:  # cheap bound first
+        norms = np.sqrt(np.einsum("ij,ij->i", a, a, dtype=np.float64))
+        if (norms > MAX_NORM).any():  # (finite=False: cosine, normalised in float64 by ``unit``)
+            i = int(np.argmax(norms > MAX_NORM))
+            raise InvalidArgument(field, f"row {i} has norm {norms[i]:.3g}: its distances could "
+                                         f"overflow float32 (norms must be <= {MAX_NORM:.0e})")
     return np.ascontiguousarray(a)
 
 
@@ -39,7 +50,9 @@ def _not_finite(a: np.ndarray, field: str):
     raise InvalidArgument(field, f"row {int(np.argmax(bad))} contains NaN or Inf")
 
 
-def keys(ks, n: int | None = None, field: str = "keys") -> list[str]:
+def keys(ks, n: int | None = None, field: str = "keys", new: bool = False) -> list[str]:
+    """Checked keys; ``new`` (keys being written): no control characters either (keys stored by
+    older versions can still be looked up and removed)."""
     if isinstance(ks, str):
         ks = [ks]
     try:
@@ -51,6 +64,9 @@ def keys(ks, n: int | None = None, field: str = "keys") -> list[str]:
     for i, k in enumerate(ks):
         if not isinstance(k, str) or not k:
             raise InvalidArgument(field, f"key {i} must be a non-empty string, got {k!r}")
+        if new and CONTROL.search(k):
+            raise InvalidArgument(field, f"key {i} ({k!r}) contains a control character (NUL, newline, "
+                                         "tab, ...): keys are printable text")
     if n is not None and len(ks) != n:
         raise InvalidArgument(field, f"{len(ks)} keys for {n} vectors")
     if len(set(ks)) != len(ks):

@@ -35,6 +35,14 @@ FULL = (errno.ENOSPC, errno.EDQUOT)
 # -- the log -------------------------------------------------------------------------------
 
 
+def _keep_copy(path: str, data: bytes) -> str:
+    n = 1 + sum(1 for f in os.listdir(os.path.dirname(os.path.abspath(path)))
+                if f.startswith(os.path.basename(path) + ".damaged"))
+    copy = f"{path}.damaged" + (f"-{n}" if n > 1 else "")
+    write_atomic(copy, data)
+    return copy
+
+
 def _failure(e: OSError, path: str, what: str) -> WriteFailed:
     kind = StorageFull if e.errno in FULL else WriteFailed
     return kind(f"{path}: {what} failed ({os.strerror(e.errno) if e.errno else e}); "
@@ -57,9 +65,16 @@ class WriteAheadLog:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
         if new:
             fsync_dir(os.path.dirname(os.path.abspath(path)))
-        if sc.good < len(data):
+        self.damaged_copy: str | None = None  # where a damaged last record was kept
+        if sc.tail == "damaged":
+            self.damaged_copy = _keep_copy(path, data)
+            log.warning("%s: the last record (byte %d, %d bytes) is complete but damaged: an "
+                        "ACKNOWLEDGED WRITE MAY BE LOST; the file as found is kept as %s", path,
+                        sc.good, len(data) - sc.good, self.damaged_copy)
+        elif sc.good < len(data):
             log.warning("%s: dropped a torn tail of %d bytes at byte %d (a write that was never "
                         "acknowledged)", path, len(data) - sc.good, sc.good)
+        if sc.good < len(data):
             self._truncate(sc.good)
         self._cond = threading.Condition(threading.Lock())
         self._end = self._synced = sc.good   # bytes written / bytes durable
@@ -158,10 +173,14 @@ class WriteAheadLog:
         with self._cond:
             while self._syncing or (self._end > self._synced and not self._broken):
                 self._cond.wait()
-            try:
-                self._truncate(0)
+            try:  # the emptied log is kept as wal.log.prev: recovery's way back to the previous snapshot
+                os.replace(self.path, self.path + ".prev")
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                fsync_dir(os.path.dirname(os.path.abspath(self.path)))
             except OSError as e:
                 raise _failure(e, self.path, "emptying the WAL") from e
+            os.close(self._fd)
+            self._fd = fd
             self._end = self._synced = 0
             self._broken = None
 

@@ -125,6 +125,7 @@ class Scan:
     records: list[tuple[int, int]] = field(default_factory=list)
     good: int = 0
     damaged: list[tuple[int, int]] = field(default_factory=list)
+    tail: str = ""  # what ends the log early: "torn" (a write cut short) or "damaged"
 
     def payload(self, data: bytes, span: tuple[int, int]) -> bytes:
         return data[span[0] + (HEAD.size if self.version == 2 else V1_HEAD.size): span[1]]
@@ -163,7 +164,8 @@ def scan(data: bytes, path: str = "wal.log", salvage: bool = False) -> Scan:
             continue
         nxt = None if what == "short" else _next_valid(data, resume, check, magic)
         if nxt is None:
-            break  # torn tail
+            out.tail = tail_kind(data, pos, what)
+            break
         if not salvage:
             raise IndexCorrupt(f"{path}: damaged record at byte {pos} (valid records follow at byte "
                                f"{nxt}); nothing was changed: run `sanny repair-wal` to keep them")
@@ -172,6 +174,22 @@ def scan(data: bytes, path: str = "wal.log", salvage: bool = False) -> Scan:
     if salvage and pos < len(data):
         out.damaged.append((pos, len(data)))
     return out
+
+
+SECTOR = 512  # a torn write zero-fills whole sectors (the file grew, the data never landed)
+
+
+def tail_kind(data: bytes, pos: int, what: str) -> str:
+    """``torn`` for a last record cut short (it runs past the end of the file) or zero-filled
+    (all zeros, or a whole sector of it past its first one is zero): a write that was never
+    acknowledged. ``damaged`` for one complete in length whose bytes changed afterwards: an
+    acknowledged write."""
+    if what == "short" or not data[pos:].strip(b"\0"):
+        return "torn"
+    start = (pos // SECTOR + 1) * SECTOR
+    if any(not data[a: a + SECTOR].strip(b"\0") for a in range(start, len(data), SECTOR)):
+        return "torn"
+    return "damaged"
 
 
 def read(path: str) -> bytes:

@@ -2,11 +2,13 @@
 reopen; replay on open is batched (runs of records) and equals one-by-one application."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from sanny.engine import Index, IndexConfig, InnerParams
 from sanny.engine.journal import runs as _runs
-from sanny.engine.wal import DEL, PUT
+from sanny.engine.wal import DEL, PUT, WriteAheadLog
 
 HANG_GUARD_S = 60
 
@@ -72,3 +74,33 @@ def test_batched_replay_equals_one_by_one(tmp_path):
         assert again.seq == 33 and len(again.journal) == 33
     finally:
         again.close(save=False)
+
+
+def test_an_embedded_index_checkpoints_on_its_own(tmp_path):
+    """Without ``sanny serve`` (or any start_checkpoints call): the record bound of the
+    defaults cuts the WAL, so a reopen replays at most that many records."""
+    root = str(tmp_path / "i")
+    ix = Index.create(root, IndexConfig(dim=8, S=2, inner=InnerParams(kind="exact")))
+    auto = ix._auto
+    assert auto is not None and auto.records == 1_000
+    x = vec(1_100)
+    for i in range(1_100):  # one-key writes, as an application does
+        ix.upsert([f"k{i}"], x[i:i + 1])
+    assert auto.taken.wait(HANG_GUARD_S) and auto.count >= 1
+    ix.close(save=False)
+    assert len(list(WriteAheadLog.replay(os.path.join(root, "wal.log")))) < 1_000
+    with Index.open(root) as again:
+        assert len(again) == 1_100 and again._auto is not None
+        np.testing.assert_array_equal(again.get(["k1099"]), x[1099:1100])
+    off = Index.open(root, checkpoints=False)
+    assert off._auto is None
+    off.close()
+
+
+def test_start_checkpoints_with_bounds_replaces_the_defaults(tmp_path):
+    ix = Index.create(str(tmp_path / "i"), IndexConfig(dim=8, S=2, inner=InnerParams(kind="exact")))
+    default = ix._auto
+    assert ix.start_checkpoints() is default  # no bounds: the running one
+    mine = ix.start_checkpoints(records=3, seconds=3600)
+    assert mine is not default and mine.records == 3 and not default._thread.is_alive()
+    ix.close()

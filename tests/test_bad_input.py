@@ -181,3 +181,31 @@ def test_k_not_a_number(l2_idx, base, k):
 @pytest.mark.parametrize("call", ["remove", "exists", "get"])
 def test_key_not_a_list_other_calls(l2_idx, base, call):
     _check(l2_idx, base[1], lambda: getattr(l2_idx, call)(7), "keys")
+
+
+@pytest.mark.parametrize("value", [1e20, -3e19, 2e18])
+def test_vectors_whose_distances_overflow_are_rejected(idx, base, value):
+    """Finite components that overflow float32 distances would give empty answers silently."""
+    _, Q = base
+    before = _state(idx, Q)
+    with pytest.raises(InvalidArgument, match="vectors.*overflow float32"):
+        idx.insert(["huge"], _vec(1, set={(0, 2): value}))
+    huge = np.full((1, DIM), value, np.float32)
+    if idx.config.metric == "cosine":  # a query is normalised in float64 first: answered
+        assert idx.search(huge, 3)[0][0][0] is not None
+    else:
+        with pytest.raises(InvalidArgument, match="queries.*overflow float32"):
+            idx.search(huge, 3)
+    assert _state(idx, Q) == before
+    ok = np.full((1, DIM), 1e15, np.float32)  # large but safe: answered, not dropped
+    assert idx.search(ok, 3)[0][0][0] is not None
+
+
+@pytest.mark.parametrize("key", ["a\0b", "line\n", "tab\there", "esc\x1b[31m", "del\x7f", "c1\x85"])
+def test_keys_with_control_characters_are_rejected(idx, base, key):
+    _, Q = base
+    before = _state(idx, Q)
+    with pytest.raises(InvalidArgument, match="keys.*control character"):
+        idx.upsert(["fine", key], _vec(2))
+    assert _state(idx, Q) == before
+    assert not idx.exists([key])[0]  # looking one up is still allowed (older indexes may hold one)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from sanny.engine import Index, IndexConfig, IndexCorrupt, InvalidArgument
+from sanny.engine import snapshot
 
 from conftest import EXACT, NGT, keys_for, tree_digest
 
@@ -230,7 +231,7 @@ def test_open_current_points_nowhere(saved_index, current):
 
 @pytest.mark.parametrize("victim", ["keys.json", "vectors.npy"])
 def test_open_damaged_snapshot(saved_index, victim):
-    snap = open(os.path.join(saved_index, "CURRENT")).read().strip()
+    snap = os.path.basename(snapshot.current(saved_index, check=False)[0])
     with open(os.path.join(saved_index, snap, victim), "wb") as f:
         f.write(b"\x00garbage")
     before = tree_digest(saved_index)        # work/ is scratch, LOCK the flock file
@@ -240,7 +241,7 @@ def test_open_damaged_snapshot(saved_index, victim):
 
 
 def test_open_missing_worker_snapshot(saved_index):
-    snap = open(os.path.join(saved_index, "CURRENT")).read().strip()
+    snap = os.path.basename(snapshot.current(saved_index, check=False)[0])
     shutil.rmtree(os.path.join(saved_index, snap, "worker-1"))
     before = tree_digest(saved_index)
     _open_fails(saved_index, "damaged")

@@ -39,6 +39,10 @@ CASES = {
     "insert repeated key": ("Insert", pb.InsertRequest(keys=["a", "b", "a", "d"], vectors=matrix(X)), "keys"),
     "insert short values": ("Insert", pb.InsertRequest(
         keys=keys(4), vectors=pb.Matrix(rows=4, dim=DIM, values=[1.0] * 5)), "vectors.values"),
+    "insert huge finite": ("Insert", pb.InsertRequest(keys=keys(4), vectors=with_row(1e20)), "vectors"),
+    "insert NUL in key": ("Insert", pb.InsertRequest(keys=["a", "b\0", "c", "d"], vectors=matrix(X)), "keys"),
+    "upsert newline in key": ("Upsert", pb.UpsertRequest(keys=["a\nb", "b", "c", "d"], vectors=matrix(X)), "keys"),
+    "search huge finite": ("Search", search(queries=with_row(1e20)), "queries"),
     "upsert NaN": ("Upsert", pb.UpsertRequest(keys=keys(4), vectors=with_row(np.nan)), "vectors"),
     "update wrong dim": ("Update", pb.UpdateRequest(keys=keys(4), vectors=matrix(data(4, dim=3))), "vectors"),
     "remove empty batch": ("Remove", pb.RemoveRequest(), "keys"),

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from sanny.engine import Index, IndexConfig, IndexCorrupt
+from sanny.engine import Index, IndexConfig, IndexCorrupt, StorageFull
 from sanny.engine import snapshot
 from sanny.engine.store import VectorStore
 
@@ -59,16 +59,19 @@ def test_missing_snapshot_file_is_named(tmp_path, small16):
         Index.open(root)
 
 
-def test_snapshot_without_checksums_still_opens(tmp_path, small16):
-    """Indexes saved before checksums existed open as before (unchecked)."""
+def test_snapshot_without_checksums_is_damaged(tmp_path, small16):
+    """Deleting CHECKSUMS.json must not turn verification off: a flipped byte in vectors.npy
+    would then open and answer a wrong vector silently."""
     X, _ = small16
     root = make(tmp_path, X)
-    os.remove(os.path.join(snap_dir(root), snapshot.CHECKSUMS))
-    idx = Index.open(root)
-    try:
-        np.testing.assert_array_equal(idx.get(["k7"])[0], X[7])
-    finally:
-        idx.close()
+    snap = snap_dir(root)
+    os.remove(os.path.join(snap, snapshot.CHECKSUMS))
+    path = os.path.join(snap, "vectors.npy")
+    data = bytearray(open(path, "rb").read())
+    data[-5] ^= 0x10
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(IndexCorrupt, match="CHECKSUMS.json is missing"):
+        Index.open(root)
 
 
 def test_leftover_tmp_does_not_break_saves(tmp_path, small16):
@@ -108,10 +111,12 @@ def test_failed_save_then_save_again(tmp_path, small16, monkeypatch):
                 open(os.path.join(path, "keys.json"), "w").write("[")   # half-written, then fail
                 raise OSError(28, "No space left on device")
             m.setattr(VectorStore, "save", boom)
-            with pytest.raises(OSError):
+            with pytest.raises(StorageFull):
                 idx.save()
         assert not [n for n in os.listdir(root) if n.endswith(".tmp")]  # the failed save left no debris
+        os.makedirs(os.path.join(root, "snap-000000000009-9.tmp"))      # a crashed save's debris
         idx.save()
+        assert not [n for n in os.listdir(root) if n.endswith(".tmp")]
     finally:
         idx.close()
     idx = Index.open(root)

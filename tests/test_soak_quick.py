@@ -1,6 +1,9 @@
 """The CI version of ``sanny soak``: crash loop x5 (SIGKILL of a coordinator with two writer
 threads), ENOSPC on a small tmpfs (skipped row without root), WAL byte flips + repair, oversized
-requests and malformed bytes. Zero acknowledged writes lost, zero phantoms, every bad input handled."""
+requests and malformed bytes, reopen after automatic checkpoints (served and embedded bounds),
+bit flips in every durable file + repair, a damaged last WAL record, overflowing values and
+control-character keys, a checkpoint on a full disk. Zero acknowledged writes lost, zero
+phantoms, every bad input handled."""
 from __future__ import annotations
 
 import subprocess
@@ -21,6 +24,10 @@ def test_quick_soak_loses_nothing(tmp_path):
     reopen = by["reopen after 3,000 WAL records"]
     # automatic checkpoints bound the replay: without them all 3,000 records would be replayed
     assert reopen.extra["checkpoints"] >= 1 and reopen.extra["replayed"] < 3_000, text
+    embedded = by["reopen after 3,000 embedded writes"]  # no start_checkpoints call: the defaults
+    assert embedded.extra["checkpoints"] >= 1 and embedded.extra["replayed"] < 3_000, text
+    for name in ("durable-file bit flips", "last WAL record flipped", "overflowing values, control-char keys"):
+        assert by[name].tried >= 1 and by[name].bad_tried >= 1, text
     full = by["disk full (ENOSPC, tmpfs)"]
     assert full.tried >= 1 or "skipped" in full.note, text
 

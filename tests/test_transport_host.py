@@ -64,10 +64,10 @@ def test_one_host_per_data_dir(host):
 def test_save_keeps_two_per_index_and_never_rewinds(host):
     e = host.call("configure", spec=SPEC, lineage="A")["epoch"]
     host.call("save", e, tag="a1", seq=0)
-    e = host.call("configure", spec=SPEC, lineage="B")["epoch"]
+    e = host.call("configure", spec=SPEC, lineage="B", secret="b-secret")["epoch"]
     for seq in (1, 2, 3):
         host.call("insert", e, seq=seq, ids=np.array([seq]), slices=rows(1, seq))
-        host.call("save", e, tag=f"b{seq}", seq=seq)
+        host.call("save", e, tag=f"b{seq}", seq=seq, proof="b-secret")  # the owner evicts
     assert [(s["tag"], s["lineage"]) for s in host.call("stats")["saves"]] == [("b3", "B"), ("b2", "B"), ("a1", "A")]
     with pytest.raises(StaleState, match="already includes seq 3"):
         host.call("save", e, tag="old", seq=2)

@@ -21,16 +21,49 @@ SPEC = {"subspaces": [0], "widths": [2], "metric": "l2", "inner": {"kind": "exac
 def test_host_keeps_the_named_saves_and_only_those(tmp_path):
     host = WorkerHost(str(tmp_path / "w"))
     try:
-        e = host.call("configure", spec=SPEC, lineage="A")["epoch"]
-        host.call("save", e, tag="s0", seq=0)
+        e = host.call("configure", spec=SPEC, lineage="A", secret="s3cret")["epoch"]
+        host.call("save", e, tag="s0", seq=0, proof="s3cret")
         for seq in (1, 2, 3):
             host.call("insert", e, seq=seq, ids=np.array([seq]), slices=np.ones((1, 2), np.float32))
-            host.call("save", e, tag=f"s{seq}", seq=seq, keep=["s0"])
+            host.call("save", e, tag=f"s{seq}", seq=seq, keep=["s0"], proof="s3cret")
         assert [s["tag"] for s in host.call("stats")["saves"]] == ["s3", "s0"]
-        host.call("save", e, tag="s4", seq=3, keep=["s3"])
+        host.call("save", e, tag="s4", seq=3, keep=["s3"], proof="s3cret")
         assert [s["tag"] for s in host.call("stats")["saves"]] == ["s4", "s3"]
     finally:
         host.close()
+
+
+def tags(host):
+    return [s["tag"] for s in host.call("stats")["saves"]]
+
+
+def test_no_other_caller_can_evict_the_owners_saves(tmp_path):
+    """Saves without the lineage owner's secret (no token needed to try, or a stolen token)
+    evict nothing: with no keep, with a keep naming only their own save, after loading the
+    owner's save, or from a lineage of their own; the secret is never sent back."""
+    host = WorkerHost(str(tmp_path / "w"))
+    try:
+        e = host.call("configure", spec=SPEC, lineage="A", secret="s3cret")["epoch"]
+        host.call("save", e, tag="committed", seq=0, proof="s3cret")
+        for i, kw in enumerate([{}, {"keep": ["x1"]}, {"keep": ["x2"], "proof": "guess"}, {"keep": []}]):
+            host.call("save", e, tag=f"x{i}", seq=0, **kw)
+        e = host.call("load", tag="committed")["epoch"]  # an attacker may load it...
+        host.call("save", e, tag="x9", seq=0, keep=["x9"])  # ...and save: still nothing evicted
+        assert "committed" in tags(host) and len(tags(host)) == 6
+        st = host.call("stats")
+        assert "s3cret" not in repr(st) and "secret" not in st["position"]
+        e = host.call("configure", spec=SPEC, lineage="B", secret="mine")["epoch"]
+        host.call("save", e, tag="b0", seq=0, keep=["b0"], proof="mine")
+        assert "committed" in tags(host)  # another lineage's saves are never touched
+    finally:
+        host.close()
+    again = WorkerHost(str(tmp_path / "w"))  # a restart keeps the secret with the save
+    try:
+        e = again.call("load", tag="committed")["epoch"]
+        again.call("save", e, tag="next", seq=0, keep=["committed"], proof="s3cret")
+        assert set(tags(again)) == {"next", "committed", "b0"}
+    finally:
+        again.close()
 
 
 def test_failed_checkpoints_never_evict_the_committed_save(tmp_path, monkeypatch):
@@ -62,9 +95,9 @@ def test_failed_checkpoints_never_evict_the_committed_save(tmp_path, monkeypatch
             ix.save()  # and a checkpoint now succeeds, evicting what nobody names
         finally:
             ix.close(save=False)
-        for p in procs:  # the save the reopened snapshot named, and the new one; no failed ones
-            saves = sorted(os.listdir(os.path.join(p.data_dir, "saves")))
-            assert len(saves) == 2 and committed[p.data_dir] in saves, saves
+        for p in procs:  # the saves the reopened snapshot and the one before it named, and the
+            saves = sorted(os.listdir(os.path.join(p.data_dir, "saves")))  # new one; no failed ones
+            assert len(saves) == 3 and committed[p.data_dir] in saves, saves
     finally:
         for p in procs:
             p.stop()

@@ -16,7 +16,7 @@ from sanny.v1 import worker_pb2_grpc as pb_grpc
 from . import grpc_codec as codec
 from .base import WorkerSpec
 from .grpc_server import MAX_MESSAGE
-from .remote import RemoteWorker, Stale
+from .remote import Pending, RemoteWorker, Stale
 from .tls import bearer
 
 CHANNEL_OPTIONS = [
@@ -79,9 +79,19 @@ class GrpcWorker(RemoteWorker):
             return self._stub.Stats, pb.WorkerStatsRequest()
         raise ValueError(f"unknown worker method {method!r}")
 
+    def _metadata(self, epoch: str | None, kw: dict):
+        secret = kw.get("secret") or kw.get("proof")  # the lineage owner's secret: Configure, Save
+        return ((((codec.EPOCH_HEADER, epoch),) if epoch else ()) + self._auth
+                + (((codec.SECRET_HEADER, secret),) if secret else ()) or None)
+
+    def _begin(self, method: str, timeout: float, epoch: str | None, kw: dict) -> Pending:
+        rpc, req = self._request(method, kw)
+        fut = rpc.future(req, timeout=timeout, metadata=self._metadata(epoch, kw), wait_for_ready=False)
+        return _Future(fut, lambda e: self._error(method, e), lambda r: self._decode(method, r))
+
     def _invoke(self, method: str, timeout: float, epoch: str | None, kw: dict):
         rpc, req = self._request(method, kw)
-        md = (((codec.EPOCH_HEADER, epoch),) if epoch else ()) + self._auth or None
+        md = self._metadata(epoch, kw)
         try:
             # a status call may wait for a (re)connecting worker; everything else fails fast
             reply = rpc(req, timeout=timeout, metadata=md, wait_for_ready=method == "stats")
@@ -118,3 +128,30 @@ class GrpcWorker(RemoteWorker):
 
     def close(self) -> None:
         self._channel.close()
+
+
+class _Future(Pending):
+    """A gRPC call future as a :class:`~.remote.Pending`."""
+
+    def __init__(self, fut, error, decode):
+        self._fut, self._error, self._decode = fut, error, decode
+
+    def done(self, timeout: float) -> bool:
+        try:
+            self._fut.result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            return False
+        except (grpc.RpcError, grpc.FutureCancelledError):
+            pass
+        return True
+
+    def result(self):
+        try:
+            return self._decode(self._fut.result())
+        except grpc.FutureCancelledError:
+            raise WorkerUnavailable("call cancelled") from None
+        except grpc.RpcError as e:
+            raise self._error(e) from None
+
+    def cancel(self) -> None:
+        self._fut.cancel()

@@ -11,6 +11,7 @@ from sanny.v1 import worker_pb2 as pb
 from .base import InnerParams
 
 EPOCH_HEADER = "sanny-epoch"
+SECRET_HEADER = "sanny-lineage-secret"  # Configure sets it, Save proves it (metadata, never a reply)
 
 
 def array(x: np.ndarray, dtype: str) -> pb.WorkerArray:

@@ -51,8 +51,13 @@ class SubspaceWorkerServicer(pb_grpc.SubspaceWorkerServicer):
         except ValueError as e:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
 
+    @staticmethod
+    def _secret(context) -> str | None:
+        return dict(context.invocation_metadata()).get(codec.SECRET_HEADER)
+
     def Configure(self, request, context):
-        pos = self._run(context, "configure", spec=codec.spec_dict(request.spec), lineage=request.lineage)
+        pos = self._run(context, "configure", spec=codec.spec_dict(request.spec), lineage=request.lineage,
+                        secret=self._secret(context))
         return codec.position_msg(pos)
 
     def Insert(self, request, context):
@@ -81,7 +86,7 @@ class SubspaceWorkerServicer(pb_grpc.SubspaceWorkerServicer):
 
     def Save(self, request, context):
         return codec.position_msg(self._run(context, "save", tag=request.tag, seq=request.seq,
-                                                 keep=list(request.keep) or None))
+                                                 keep=list(request.keep) or None, proof=self._secret(context)))
 
     def Load(self, request, context):
         spec = codec.spec_dict(request.spec) if request.HasField("spec") else None

@@ -17,6 +17,7 @@ state name the epoch their caller is in step with; on a mismatch the host raises
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -50,6 +51,7 @@ def search_params(d: dict | None) -> SearchParams:
 
 class WorkerHost:
     KEEP_SAVES = 2  # newest saves kept per lineage when the caller names none to keep
+    BUSY_WAIT = 0.05  # s a status call waits for a call in progress before answering without it
 
     def __init__(self, data_dir: str):
         self.data_dir = os.path.abspath(data_dir)
@@ -57,8 +59,10 @@ class WorkerHost:
         self._lockfile = lock_dir(self.data_dir, lambda: RuntimeError(
             f"data directory {self.data_dir!r} is in use by another worker"))
         self._lock = threading.Lock()
+        self._last_stats: dict = {}
         self.worker: LocalWorker | None = None
         self.lineage, self.applied_seq, self.base = "", 0, ("", 0)
+        self.secret = ""  # the lineage owner's proof for evicting saves (from Configure / a save)
         self.epoch = secrets.token_hex(8)
         self.workdir = os.path.join(self.data_dir, "work")
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -79,6 +83,19 @@ class WorkerHost:
         """Run one worker call; ``epoch`` is required (and checked) for the GUARDED ones."""
         if method not in GUARDED and method not in OPEN:
             raise ValueError(f"unknown worker method {method!r}")
+        if method == "stats" and not self._lock.acquire(timeout=self.BUSY_WAIT):
+            # a long insert or build holds the lock: answer at once (the caller asks whether this
+            # host is alive); the counts are plain reads, else those of the last idle answer
+            try:
+                st = self.worker.stats() if self.worker else {}
+            except Exception:  # noqa: BLE001 - changing under the call in progress
+                st = self._last_stats
+            return {**self._stats_unlocked(), "stats": {**st, "busy": True}}
+        if method == "stats":
+            try:
+                return self._stats()
+            finally:
+                self._lock.release()
         with self._lock:
             if method in GUARDED:
                 if self.worker is None:
@@ -92,9 +109,9 @@ class WorkerHost:
                 "applied_seq": self.applied_seq, "base_tag": self.base[0], "base_seq": self.base[1]}
 
     # -- calls ---------------------------------------------------------------------------
-    def _configure(self, spec: dict, lineage: str) -> dict:
+    def _configure(self, spec: dict, lineage: str, secret: str | None = None) -> dict:
         self._replace(LocalWorker(WorkerSpec.from_dict(spec), self._fresh_workdir()))
-        self.lineage = str(lineage)
+        self.lineage, self.secret = str(lineage), str(secret or "")
         return self.position()
 
     # Writes build what is pending first (a no-op normally): NGT cannot remove an object that
@@ -127,10 +144,12 @@ class WorkerHost:
         self.worker.build(bool(optimize))
         return self.position()
 
-    def _save(self, tag: str, seq: int, keep=None) -> dict:
+    def _save(self, tag: str, seq: int, keep=None, proof: str | None = None) -> dict:
         """Save as ``tag``; then evict this lineage's other saves except those in ``keep`` (the
-        ones the coordinator's committed snapshot names: a checkpoint that fails after this save
-        must leave the last committed one on disk). Without ``keep``: the newest KEEP_SAVES."""
+        ones the coordinator's committed snapshots name: a checkpoint that fails after this save
+        must leave the last committed one on disk). Without ``keep``: the newest KEEP_SAVES.
+        Only the lineage's owner evicts: ``proof`` must be the secret its Configure gave (kept
+        in every save, never sent back); any other caller's save evicts nothing."""
         if not _TAG.match(tag or ""):
             raise ValueError(f"bad save tag {tag!r}")
         if int(seq) < self.applied_seq:
@@ -140,13 +159,18 @@ class WorkerHost:
         shutil.rmtree(tmp, ignore_errors=True)
         self.worker.save(tmp)
         with open(os.path.join(tmp, "host.json"), "w") as f:
-            json.dump({"tag": tag, "seq": int(seq), "lineage": self.lineage}, f)
+            json.dump({"tag": tag, "seq": int(seq), "lineage": self.lineage, "secret": self.secret}, f)
         fsync_tree(tmp)
         shutil.rmtree(final, ignore_errors=True)
         os.rename(tmp, final)
         fsync_dir(saves)
         self._write_latest(tag)
         self.applied_seq, self.base = int(seq), (tag, int(seq))
+        if not (self.secret and hmac.compare_digest(str(proof or ""), self.secret)):
+            if keep is not None or proof:  # not the owner (or a lineage from before secrets)
+                log.warning("save %s kept every older save: the caller did not prove it owns lineage %s",
+                            tag, self.lineage)
+            return self.position()
         mine = [d for d in self._saves() if d["lineage"] == self.lineage]  # never touch other indexes' saves
         drop = mine[self.KEEP_SAVES:] if keep is None else [d for d in mine if d["tag"] not in {tag, *keep}]
         for old in drop:
@@ -178,15 +202,19 @@ class WorkerHost:
             raise
         self._replace(worker)
         self.lineage, self.applied_seq = meta["lineage"], int(meta["seq"])
+        self.secret = str(meta.get("secret", ""))
         self.base = (tag, self.applied_seq)
         if self._read_latest() != tag:
             self._write_latest(tag)
         return self.position()
 
     def _stats(self) -> dict:
-        return {"position": self.position(),
-                "spec": self.worker.spec.to_dict() if self.worker else None,
-                "stats": self.worker.stats() if self.worker else {},
+        self._last_stats = self.worker.stats() if self.worker else {}
+        return {**self._stats_unlocked(), "stats": self._last_stats}
+
+    def _stats_unlocked(self) -> dict:
+        worker = self.worker
+        return {"position": self.position(), "spec": worker.spec.to_dict() if worker else None,
                 "saves": self._saves()}
 
     # -- helpers -------------------------------------------------------------------------
@@ -197,7 +225,7 @@ class WorkerHost:
         self.epoch = secrets.token_hex(8)
         self.applied_seq, self.base = 0, ("", 0)
         if worker is None:
-            self.lineage = ""
+            self.lineage = self.secret = ""
 
     def _fresh_workdir(self) -> str:
         """A new scratch folder per state (the old one's files may still be open)."""

@@ -25,6 +25,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from dataclasses import asdict
 
 import numpy as np
@@ -33,6 +34,7 @@ from .errors import DeadlineExceeded, IndexCorrupt, SannyError, WorkerUnavailabl
 
 from .base import CoordinatorLog, SearchParams, Worker, WorkerSpec
 from .deadline import remaining
+from .pending import Pending
 
 SLOW = frozenset({"insert", "build", "save", "load", "configure"})  # may (re)build graphs
 
@@ -62,16 +64,22 @@ class RemoteWorker(Worker):
         self._epoch: str | None = None
         self._acked = 0            # every write up to this seq is applied in epoch _epoch
         self._base = ("", 0)       # newest save we wrote or loaded: (tag, seq)
-        self._committed = ""       # the save the coordinator's committed snapshot names (kept)
+        self._secret = ""          # proves to the host that we own _lineage (only we evict its saves)
+        self._committed: list[str] = []  # saves the last two committed snapshots name (kept)
         self._reload = False       # load _base before the next call (set by load())
         self._suspect = True
         self._sync_lock = threading.Lock()
+        self._sync_failed: tuple[float, Exception] | None = None  # (when, why) of the last failed sync
 
     # -- transport -----------------------------------------------------------------------
     @abc.abstractmethod
     def _invoke(self, method: str, timeout: float, epoch: str | None, kw: dict):
         """One call to the host. Raise Stale, TimeoutError (no answer in ``timeout``; cancel
         the call), WorkerUnavailable (down), ValueError / FileNotFoundError (as the host did)."""
+
+    def _begin(self, method: str, timeout: float, epoch: str | None, kw: dict) -> "Pending | None":
+        """Start one call without waiting (None: blocking calls only, long ones not supervised)."""
+        return None
 
     # -- the coordinator's log -----------------------------------------------------------
     def _seq(self) -> int:
@@ -94,6 +102,9 @@ class RemoteWorker(Worker):
             by_caller = left < base
             base = min(base, left)
         try:
+            pending = self._begin(method, base, epoch, kw) if method in SLOW and base > self.timeout else None
+            if pending is not None:
+                return self._supervise(pending, method, base)
             return self._invoke(method, base, epoch, kw)
         except TimeoutError:
             self._suspect = True
@@ -101,13 +112,42 @@ class RemoteWorker(Worker):
                 raise DeadlineExceeded(f"deadline passed waiting for worker {self.name} ({method})") from None
             raise WorkerUnavailable(f"worker {self.name} did not answer {method} within {base:.3g} s") from None
 
+    def _supervise(self, pending: "Pending", method: str, limit: float):
+        """Wait up to ``limit`` for a long call while the host answers a status call every
+        ``timeout / 2`` s: a busy host is waited for, a hung one is given up within ``timeout``."""
+        end, beat = time.monotonic() + limit, self.timeout / 2
+        while not pending.done(max(0.0, min(beat, end - time.monotonic()))):
+            if time.monotonic() >= end:
+                pending.cancel()
+                raise TimeoutError(f"{method} timed out")
+            try:
+                self._invoke("stats", min(beat, self.connect_grace), None, {})
+            except Exception as e:  # noqa: BLE001 - any failure to answer: hung or gone
+                pending.cancel()
+                raise WorkerUnavailable(f"worker {self.name} stopped answering during {method} "
+                                        f"(no status answer within {min(beat, self.connect_grace):.3g} s: {e})") from None
+        return pending.result()
+
+    def _resync(self) -> None:
+        """``_sync``; a caller that waited for another thread's failing sync gets its failure."""
+        arrived = time.monotonic()
+        with self._sync_lock:
+            if not self._suspect:
+                return
+            failed = self._sync_failed
+            if failed is not None and failed[0] >= arrived:
+                raise WorkerUnavailable(str(failed[1]))
+            try:
+                self._sync()
+            except (WorkerUnavailable, DeadlineExceeded) as e:
+                self._sync_failed = (time.monotonic(), e)
+                raise
+
     def _call(self, method: str, **kw):
         for attempt in (0, 1):
             try:
                 if self._suspect:
-                    with self._sync_lock:
-                        if self._suspect:
-                            self._sync()
+                    self._resync()
                 return self._timed(method, self._epoch, kw)
             except Stale as e:
                 self._suspect = True
@@ -136,8 +176,9 @@ class RemoteWorker(Worker):
             pos = self._load_save(self._base[0])
             after = pos["applied_seq"]
         elif self._lineage is None:  # never bound: a new index (Index.create/train), start empty
-            self._lineage = secrets.token_hex(8)
-            pos = self._timed("configure", None, {"spec": self.spec.to_dict(), "lineage": self._lineage})
+            self._lineage, self._secret = secrets.token_hex(8), secrets.token_hex(16)
+            pos = self._timed("configure", None, {"spec": self.spec.to_dict(), "lineage": self._lineage,
+                                                  "secret": self._secret})
             after = 0
         elif pos["lineage"] != self._lineage or not pos["configured"]:
             mine = [s for s in st["saves"] if s["lineage"] == self._lineage]
@@ -202,15 +243,17 @@ class RemoteWorker(Worker):
         """Save on the worker's own disk; ``path`` (in the coordinator's snapshot) records which save."""
         seq = self._seq()
         tag = f"{seq:012d}-{secrets.token_hex(4)}"
-        self._call("save", tag=tag, seq=seq, keep=[self._committed] if self._committed else None)
+        self._call("save", tag=tag, seq=seq, keep=self._committed or None, proof=self._secret)
         self._base = (tag, seq)
         os.makedirs(path, exist_ok=True)
         with open(os.path.join(path, "remote.json"), "w") as f:
             json.dump({"transport": self.transport, "worker": self.name, "tag": tag, "seq": seq,
-                       "lineage": self._lineage, "spec": self.spec.to_dict()}, f, indent=1)
+                       "lineage": self._lineage, "secret": self._secret, "spec": self.spec.to_dict(),
+                       "previous": self._committed[0] if self._committed else None}, f, indent=1)
 
     def committed(self) -> None:
-        self._committed = self._base[0]
+        """The previous committed save stays too: recovery may fall back to that snapshot."""
+        self._committed = [self._base[0]] + self._committed[:1]
 
     def load(self, path: str) -> None:
         """Bind to the save the coordinator's snapshot names; the worker loads it on first use
@@ -222,8 +265,14 @@ class RemoteWorker(Worker):
         with open(ref) as f:
             meta = json.load(f)
         self._lineage, self._base = str(meta["lineage"]), (str(meta["tag"]), int(meta["seq"]))
-        self._committed = self._base[0]
+        self._secret = str(meta.get("secret", ""))
+        self._committed = [self._base[0]] + ([str(meta["previous"])] if meta.get("previous") else [])
         self._epoch, self._acked, self._reload, self._suspect = None, 0, True, True
+
+    def catch_up(self) -> None:
+        """Resynchronise now if needed (a server's health loop), not in the next search."""
+        if self._suspect:
+            self._resync()
 
     def stats(self) -> dict:
         """The host's counts and log position; ``state`` is ``ready`` or ``catching_up`` (it is

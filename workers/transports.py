@@ -109,7 +109,8 @@ def factory_from_config(cfg: dict | None):
     if transport == "embedded":
         return local_factory
     if transport == "grpc":
-        return _grpc_factory(w)
+        index_groups = ((cfg or {}).get("index") or {}).get("workers")
+        return _grpc_factory({**w, "_index_groups": index_groups} if isinstance(index_groups, int) else w)
     return _ray_factory(w)
 
 
@@ -121,9 +122,20 @@ def _grpc_factory(w: dict):
     if not addresses or not all(isinstance(a, str) and a for a in addresses):
         raise InvalidArgument("workers.addresses", "the grpc transport needs a list of HOST:PORT addresses")
     R, F = _int(w, "shards"), _int(w, "replicas")
+    seen = {}
+    for i, a in enumerate(addresses):
+        if a in seen:  # two cells on one worker would overwrite each other's state
+            raise InvalidArgument(f"workers.addresses[{i}]", f"{a} is listed twice (also at [{seen[a]}]): "
+                                  "every (shard, group, replica) cell needs a worker of its own")
+        seen[a] = i
+    G = w.get("_index_groups")  # the [index] table's worker groups, when the config has one
+    if G and len(addresses) != R * G * F:
+        raise InvalidArgument("workers.addresses", f"{len(addresses)} addresses for {R} shards x {G} subspace "
+                              f"groups x {F} replicas: need {R} x {G} x {F} = {R * G * F}")
     if len(addresses) % (R * F):
         raise InvalidArgument("workers.addresses", f"{len(addresses)} addresses do not fill {R} shards x "
-                                                   f"{F} replicas (need a multiple of {R * F})")
+                                                   f"{F} replicas (shards x groups x replicas addresses: a "
+                                                   f"multiple of {R * F})")
     per = len(addresses) // (R * F)
     groups = w.get("groups")
     if groups is not None and len(groups) != per:
@@ -135,6 +147,10 @@ def _grpc_factory(w: dict):
     token = w.get("token") or (read_token(w["token_file"]) if w.get("token_file") else None)
 
     def factory(spec: WorkerSpec, site: WorkerSite):
+        if not groups and site.rank >= per:
+            raise InvalidArgument("workers.addresses", f"the index has more than {per} subspace groups: "
+                                  f"{R} shards x {site.rank + 1}+ groups x {F} replicas need at least "
+                                  f"{R * (site.rank + 1) * F} addresses, the table lists {len(addresses)}")
         g = _slot(w, spec, site.rank, per)
         address = addresses[(site.shard * per + g) * F + site.replica]
         return GrpcWorker(spec, address, creds, rank=site.rank, log=site.log, token=token, **timeouts)

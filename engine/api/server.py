@@ -95,6 +95,9 @@ def _watch_workers(index, servicer: health.HealthServicer, interval: float, stop
     while not stop.wait(interval):
         with worker_deadline(max(interval, 1.0)):  # a hung worker must not stall the checks
             down = [w for w in worker_infos(index) if w.state != pb.WORKER_STATE_SERVING]
+            for w in list(index.workers):  # a restarted worker replays what it missed now, so
+                with contextlib.suppress(Exception):  # the first search after it is not slower
+                    getattr(w, "catch_up", lambda: None)()
         state = health_pb2.HealthCheckResponse.NOT_SERVING if down else health_pb2.HealthCheckResponse.SERVING
         for name in ("", SERVICE_NAME):
             servicer.set(name, state)

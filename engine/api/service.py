@@ -155,7 +155,7 @@ class SannyService(pb_grpc.SannyServicer):
         """The request's shape against the limits, then its estimated bytes held from the
         server's memory budget for the duration of the work (before any work is done)."""
         candidates = max(opts["T"], opts.get("T_max", 0) if opts.get("adaptive") else 0)
-        need = self.limits.search(queries, k, candidates, self.index.config.S, self.search_chunk)
+        need = self.limits.search(queries, k, candidates, self.index.config.S, self.search_chunk, len(self.index))
         return self.budget.hold(need)
 
     def _search_request(self, request, context) -> pb.SearchResponse:

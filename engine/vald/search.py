@@ -100,7 +100,7 @@ class _Searcher:
         need = 0
         for (k, _), rows in groups.items():
             T = max(len(self.index), k) if linear else self.index.config.T
-            need += self.f.limits.search(len(rows), k, T, self.index.config.S, self.f.search_chunk)
+            need += self.f.limits.search(len(rows), k, T, self.index.config.S, self.f.search_chunk, len(self.index))
         start = time.monotonic()
         with worker_deadline(timeout), self.f.budget.hold(need):
             for (k, epsilon), rows in groups.items():
