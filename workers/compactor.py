@@ -33,6 +33,7 @@ class Compactor:
         self._closed = False
         self._settling = 0   # callers in settle(): act as idle
         self._quiet = 0      # times the thread found nothing to do while idle
+        self._gen = 0        # bumped by every write and settle: a wake-up never gets lost
         self.running = ""    # the reason of the step in progress ("" when none)
         self.steps = 0
         self.cpu_seconds = 0.0
@@ -47,6 +48,7 @@ class Compactor:
             return
         with self._cv:
             self._last_write = time.monotonic()
+            self._gen += 1
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._loop, name="sanny-compactor", daemon=True)
                 self._thread.start()
@@ -69,6 +71,7 @@ class Compactor:
                     return
                 since = time.monotonic() - self._last_write
                 idle = self._settling > 0 or since >= self.p.idle_seconds
+                gen = self._gen
             work = self._next(idle)
             if work is None:
                 with self._cv:
@@ -77,7 +80,8 @@ class Compactor:
                         self._cv.notify_all()
                     if self._closed:
                         return
-                    self._cv.wait(None if idle else self.p.idle_seconds - since)
+                    if self._gen == gen:  # no write or settle came since the check: sleep
+                        self._cv.wait(None if idle else self.p.idle_seconds - since)
                 continue
             self._run(*work)
 
@@ -107,6 +111,7 @@ class Compactor:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cv:
             self._settling += 1
+            self._gen += 1
             seen = self._quiet
             self._cv.notify_all()
             try:
