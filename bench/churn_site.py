@@ -143,8 +143,8 @@ def measure(site: Site, test: np.ndarray, kth: np.ndarray, k: int, opts: dict, r
 
 
 def state(site: Site) -> dict:
-    """Memory, directory size and the index's own upkeep report, now."""
-    return {**site.rss(), "dir_mb": site.dir_mb(), "info": info_extra(site.ix)}
+    """Memory, directory size, the index's own upkeep report and the machine's load average, now."""
+    return {**site.rss(), "dir_mb": site.dir_mb(), "info": info_extra(site.ix), "load1": os.getloadavg()[0]}
 
 
 def _spread(vals: list[float]) -> dict:
