@@ -13,6 +13,7 @@ import pytest
 from sanny.bench import churn_report, synthetic
 from sanny.bench.churn import Plan, row_of
 from sanny.bench.churn_cli import run_churn_bench
+from sanny.bench.report import build_report
 
 N, DIM = 1500, 16
 
@@ -89,6 +90,8 @@ def test_embedded_churn_and_burst_write_json_md_png(dataset, tmp_path):
     os.remove(os.path.join(out, "churn.md"))
     churn_report.render(out)  # --report-only: the same document from the JSON alone
     assert open(os.path.join(out, "churn.md")).read() == md
+    report = build_report([out], str(tmp_path / "BENCHMARKS.md"))  # sanny bench-report includes it
+    assert "### exact / embedded: cycles" in report and "![churn.png](out/churn.png)" in report
 
 
 def test_served_churn_over_grpc_workers(dataset, tmp_path):
