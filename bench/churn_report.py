@@ -25,6 +25,20 @@ def _ratio(a, b):
     return a / b if a is not None and b else None
 
 
+def upkeep(info: dict | None) -> dict:
+    """Segments, deleted share and compaction CPU summed over the workers that report them
+    (each worker's first subspace stands for its others); empty for an engine without segments."""
+    ws = [w for w in (info or {}).get("workers") or [] if "segments" in w]
+    if not ws:
+        return {}
+    segs = [s for w in ws for s in w["segments"]] + [w["growing"] for w in ws if w.get("growing")]
+    rows = sum(s["rows"] for s in segs)
+    return {"segments": sum(len(w["segments"]) for w in ws),
+            "deleted_share": sum(s["deleted"] for s in segs) / rows if rows else 0.0,
+            "compaction_cpu_s": sum((w.get("compaction") or {}).get("cpu_seconds", 0.0) for w in ws),
+            "compaction_steps": sum((w.get("compaction") or {}).get("steps", 0) for w in ws)}
+
+
 def runs(rows: list[dict]) -> list[tuple[str, str]]:
     return list(dict.fromkeys((r["inner"], r["mode"]) for r in rows))
 
@@ -62,7 +76,7 @@ def cycle_table(rows: list[dict], inner: str, mode: str) -> list[dict]:
                     "fresh_dir_mb": ref["dir_mb"], "rss_mb": settled["rss_mb"], "dir_mb": settled["dir_mb"],
                     "settle_s": settled.get("settle_s"), "settle_cpu_s": settled.get("settle_cpu_s"),
                     "write_s": settled.get("write_s"), "stored_ids": info.get("stored_ids"),
-                    "segments": info.get("segments"), "deleted_share": info.get("deleted_share"),
+                    "upkeep": upkeep(info),
                     **_vs(after, ref, "after_"), **_vs(settled, ref, "")})
     return out
 
@@ -114,6 +128,12 @@ def _spread(sp, fmt: str) -> str:
     return "-" if sp is None else f"{format(sp['median'], fmt)} ({format(sp['min'], fmt)}-{format(sp['max'], fmt)})"
 
 
+def _upkeep_cells(u: dict) -> str:
+    if not u:
+        return "- | -"
+    return f"{u['segments']} ({u['deleted_share']:.1%}) | {u['compaction_cpu_s']:.1f}"
+
+
 def markdown(doc: dict) -> str:
     s, rows = doc["settings"], doc["rows"]
     p = doc.get("provenance", {})
@@ -124,7 +144,8 @@ def markdown(doc: dict) -> str:
            f"call, {s['repeats']} repeat(s), median; single QPS: the first {s['singles']} one per call. `after` is "
            "measured right after the cycle's writes; `settled` after `wait_compaction` (where the engine has it) "
            "and a save. RSS is the index's share (the driver's growth since the index was made plus every worker "
-           "process), the directory the index's plus the workers'. Ratios are to a fresh build of the same live "
+           "process), the directory the index's plus the workers'. `settle CPU` is every process's CPU while waiting "
+           "to settle; `compaction CPU` the workers' own count so far, where they report segments. Ratios are to a fresh build of the same live "
            f"vectors in a child process (every {s['fresh_every']} cycles; each cycle uses the nearest). Targets: "
            f"recall within {RECALL_SLACK} of fresh, batch QPS >= {QPS_CYCLE}x at every cycle and within "
            f"{BURST_WINDOW:.0f} s of the burst, >= {QPS_BURST}x right after it, RSS and directory <= {SIZE_MAX}x "
@@ -146,15 +167,16 @@ def markdown(doc: dict) -> str:
     for inner, mode in runs(rows):
         out += ["", f"## {inner} / {mode}: cycles", "",
                 "| cycle | fresh @ | recall fresh | recall after / settled | batch QPS fresh | QPS ratio after / settled | "
-                "single ratio after / settled | RSS MB (ratio) | dir MB (ratio) | write s | settle s | settle CPU s | stored ids |",
-                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "single ratio after / settled | RSS MB (ratio) | dir MB (ratio) | write s | settle s | settle CPU s | stored ids | "
+                "segments (deleted) | compaction CPU s |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for c in cycle_table(rows, inner, mode):
             out.append(f"| {c['cycle']} | {c['fresh_cycle']} | {c['fresh_recall']:.4f} | {c['after_recall']:.4f} / "
                        f"{c['recall']:.4f} | {c['fresh_qps_batch']:,.0f} | {_f(c['after_qps_ratio'], '.2f')} / "
                        f"{_f(c['qps_ratio'], '.2f')} | {_f(c.get('after_single_ratio'), '.2f')} / "
                        f"{_f(c.get('single_ratio'), '.2f')} | {c['rss_mb']:.0f} ({_f(c['rss_ratio'], '.2f')}) | "
                        f"{c['dir_mb']:.0f} ({_f(c['dir_ratio'], '.2f')}) | {_f(c['write_s'], '.2f')} | "
-                       f"{_f(c['settle_s'], '.2f')} | {_f(c['settle_cpu_s'], '.2f')} | {_f(c['stored_ids'], 'd')} |")
+                       f"{_f(c['settle_s'], '.2f')} | {_f(c['settle_cpu_s'], '.2f')} | {_f(c['stored_ids'], 'd')} | "
+                       f"{_upkeep_cells(c['upkeep'])} |")
         bur = burst_table(rows, inner, mode)
         if bur:
             out += ["", f"### {inner} / {mode}: burst of {s['burst']:g} x {s['n']} upserts (unchanged vectors)", "",

@@ -27,6 +27,7 @@ from .algorithms.base import dir_bytes
 
 MODE_RE = re.compile(r"embedded|grpc[1-9][0-9]*")
 MB = float(1 << 20)
+UPKEEP = ("segments", "growing", "compaction", "merges", "merge_seconds", "deleted_share")  # where reported
 
 
 def worker_count(mode: str) -> int:
@@ -96,13 +97,13 @@ def info_extra(ix) -> dict:
     compaction (coordinator and per worker), plus stored ids vs live count."""
     info = ix.info()
     out = {"count": info.get("count")}
-    for name in ("segments", "compaction", "deleted_share"):
+    for name in UPKEEP:
         if name in info:
             out[name] = info[name]
     ws = [w for w in info.get("workers") or [] if isinstance(w, dict)]
     out["worker_index_mb"] = sum(w.get("index_bytes", 0) for w in ws) / MB
     out["worker_slice_mb"] = sum(w.get("slice_bytes", 0) for w in ws) / MB
-    extra = [{k: w[k] for k in ("segments", "compaction", "deleted_share") if k in w} for w in ws]
+    extra = [{k: w[k] for k in UPKEEP if k in w} for w in ws]
     if any(extra):
         out["workers"] = extra
     store = getattr(ix, "store", None)
