@@ -26,17 +26,22 @@ def _ratio(a, b):
 
 
 def upkeep(info: dict | None) -> dict:
-    """Segments, deleted share and compaction CPU summed over the workers that report them
-    (each worker's first subspace stands for its others); empty for an engine without segments."""
-    ws = [w for w in (info or {}).get("workers") or [] if "segments" in w]
+    """Segments, deleted share and compaction CPU as the index reports them (its ``segments``
+    summary, else summed over the workers that report segments); empty for an engine without."""
+    info = info or {}
+    s = info.get("segments")
+    if isinstance(s, dict):
+        return {"segments": s.get("segments"), "deleted_share": s.get("deleted_share"),
+                "compaction_cpu_s": s.get("compaction_cpu_seconds"), "merges": s.get("merges")}
+    ws = [w for w in info.get("workers") or [] if "segments" in w]
     if not ws:
         return {}
-    segs = [s for w in ws for s in w["segments"]] + [w["growing"] for w in ws if w.get("growing")]
-    rows = sum(s["rows"] for s in segs)
+    segs = [x for w in ws for x in w["segments"]]
+    rows = sum(x["rows"] for x in segs)
     return {"segments": sum(len(w["segments"]) for w in ws),
-            "deleted_share": sum(s["deleted"] for s in segs) / rows if rows else 0.0,
+            "deleted_share": sum(x["deleted"] for x in segs) / rows if rows else 0.0,
             "compaction_cpu_s": sum((w.get("compaction") or {}).get("cpu_seconds", 0.0) for w in ws),
-            "compaction_steps": sum((w.get("compaction") or {}).get("steps", 0) for w in ws)}
+            "merges": sum(w.get("merges", 0) for w in ws)}
 
 
 def runs(rows: list[dict]) -> list[tuple[str, str]]:
@@ -131,7 +136,7 @@ def _spread(sp, fmt: str) -> str:
 def _upkeep_cells(u: dict) -> str:
     if not u:
         return "- | -"
-    return f"{u['segments']} ({u['deleted_share']:.1%}) | {u['compaction_cpu_s']:.1f}"
+    return f"{_f(u['segments'], 'd')} ({_f(u['deleted_share'], '.1%')}) | {_f(u['compaction_cpu_s'], '.1f')}"
 
 
 def markdown(doc: dict) -> str:
@@ -168,7 +173,7 @@ def markdown(doc: dict) -> str:
         out += ["", f"## {inner} / {mode}: cycles", "",
                 "| cycle | fresh @ | recall fresh | recall after / settled | batch QPS fresh | QPS ratio after / settled | "
                 "single ratio after / settled | RSS MB (ratio) | dir MB (ratio) | write s | settle s | settle CPU s | stored ids | "
-                "segments (deleted) | compaction CPU s |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "segments (deleted share of sealed rows) | compaction CPU s |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for c in cycle_table(rows, inner, mode):
             out.append(f"| {c['cycle']} | {c['fresh_cycle']} | {c['fresh_recall']:.4f} | {c['after_recall']:.4f} / "
                        f"{c['recall']:.4f} | {c['fresh_qps_batch']:,.0f} | {_f(c['after_qps_ratio'], '.2f')} / "
