@@ -25,7 +25,7 @@ from tqdm import tqdm
 from sanny.engine.groundtruth import exact_knn
 
 from .churn_fresh import run_fresh, train_sample
-from .churn_site import load_rows, measure, open_site, recall, state
+from .churn_site import load_rows, measure, open_site, recall, settle, state
 
 SEP = "~"  # a re-inserted row's key is ROW~GENERATION
 
@@ -73,17 +73,6 @@ def _batches(fn, keys: list, x: np.ndarray | None, batch: int) -> None:
         fn(keys[a: a + batch]) if x is None else fn(keys[a: a + batch], x[a: a + batch])
 
 
-def settle(ix, timeout: float) -> dict:
-    """Wait for background upkeep where the engine offers it (``wait_compaction``)."""
-    wait = getattr(ix, "wait_compaction", None)
-    if wait is None:
-        return {"settle_s": None, "waited": False}
-    t0 = time.perf_counter()
-    res = wait(timeout)
-    return {"settle_s": time.perf_counter() - t0, "waited": True,
-            "settle_result": res if isinstance(res, (bool, int, float, str, dict, type(None))) else str(res)}
-
-
 class Runner:
     """One dataset's runs; ``opts``: k, search options, repeats, singles, batch, share, ..."""
 
@@ -115,7 +104,8 @@ class Runner:
         o = self.o
         return run_fresh(mode=mode, cfg=cfg, x=self.data.train[np.sort(rows)], test=self.data.test, kth=kth,
                          k=o["k"], metric=self.metric, opts=o["search"], repeats=o["repeats"],
-                         singles=o["singles"], batch=o["batch"], work=os.path.join(self.work, f"fresh-{tag}"))
+                         singles=o["singles"], batch=o["batch"], settle_timeout=o["settle_timeout"],
+                         work=os.path.join(self.work, f"fresh-{tag}"))
 
     def cycles(self, cfg, kind: str, mode: str, emit) -> None:
         """Cycle 0 (the fresh load) and ``cycles`` churn cycles; ``emit(row)`` for each row."""

@@ -23,10 +23,11 @@ def train_sample(x: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def fresh_baseline(mode: str, cfg, x: np.ndarray, test: np.ndarray, kth: np.ndarray, k: int, metric: str,
-                   opts: dict, repeats: int, singles: int, batch: int, work: str) -> dict:
-    """Build ``x`` (keys ``str(row)``) into a new index at ``work``, measure it, save it, and
-    return recall, QPS, build seconds, RSS and the saved directory's size."""
-    from .churn_site import load_rows, measure, open_site, recall, state
+                   opts: dict, repeats: int, singles: int, batch: int, settle_timeout: float, work: str) -> dict:
+    """Build ``x`` (keys ``str(row)``) into a new index at ``work``, let it settle (as the
+    churned index's ``settled`` phase), measure it, save it, and return recall, QPS, build
+    seconds, RSS and the saved directory's size."""
+    from .churn_site import load_rows, measure, open_site, recall, settle, state
 
     root = os.path.join(work, "index")
     try:
@@ -36,10 +37,11 @@ def fresh_baseline(mode: str, cfg, x: np.ndarray, test: np.ndarray, kth: np.ndar
             t0 = time.perf_counter()
             load_rows(site, [str(i) for i in range(len(x))], x, batch)
             build_s = time.perf_counter() - t0
+            waited = settle(site.ix, settle_timeout)
             m = measure(site, test, kth, k, opts, repeats, singles,
                         lambda ids: recall(site.ix, ids, int, x, test, kth, k, metric))
             site.ix.save()
-            return {**m, **state(site), "build_s": build_s, "live": len(site.ix)}
+            return {**m, **state(site), **waited, "build_s": build_s, "live": len(site.ix)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -122,10 +122,11 @@ def recall(ix, ids: np.ndarray, row_of, data: np.ndarray, test: np.ndarray, kth:
 
 def measure(site: Site, test: np.ndarray, kth: np.ndarray, k: int, opts: dict, repeats: int, singles: int,
             recall_of) -> dict:
-    """Recall@k, batch QPS (all ``test`` in one call, ``repeats`` times) and single-query QPS
+    """Recall@k, batch QPS (all ``test`` in one call, ``repeats`` times after one untimed) and single-query QPS
     (the first ``singles`` queries one per call, ``repeats`` passes): each with median, min, max."""
     ix = site.ix
     q = ix.prepare_queries(test)
+    ix.search_ids(q, k, **opts)  # warm-up, untimed: thread pools, pages, caches
     batch, single, ids = [], [], None
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -141,6 +142,17 @@ def measure(site: Site, test: np.ndarray, kth: np.ndarray, k: int, opts: dict, r
     if single:
         out["qps_single"] = _spread(single)
     return out
+
+
+def settle(ix, timeout: float) -> dict:
+    """Wait for background upkeep where the engine offers it (``Index.wait_compaction``)."""
+    wait = getattr(ix, "wait_compaction", None)
+    if wait is None:
+        return {"settle_s": None, "waited": False}
+    t0 = time.perf_counter()
+    res = wait(timeout)
+    return {"settle_s": time.perf_counter() - t0, "waited": True,
+            "settle_result": res if isinstance(res, (bool, int, float, str, dict, type(None))) else str(res)}
 
 
 def state(site: Site) -> dict:
