@@ -118,12 +118,23 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep-work", action="store_true", help="keep the index directories under OUT/work")
     p.add_argument("--report-only", action="store_true", help="only rewrite churn.md / churn.png from churn.json")
+    p.add_argument("--compare", metavar="BEFORE_DIR",
+                   help="only write OUT/churn-compare.md: BEFORE_DIR's churn.json (e.g. an older engine's) beside OUT's")
     p.set_defaults(fn=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from .churn_report import NAMES, render
 
+    if args.compare:
+        from .churn_compare import write
+
+        for d in (args.compare, args.out):
+            if not os.path.isfile(os.path.join(d, NAMES[0])):
+                print(f"error: {os.path.join(d, NAMES[0])} not found", file=sys.stderr)
+                return 2
+        sys.stdout.write(write(args.compare, args.out))
+        return 0
     if args.report_only:
         if not os.path.isfile(os.path.join(args.out, NAMES[0])):
             print(f"error: {os.path.join(args.out, NAMES[0])} not found", file=sys.stderr)

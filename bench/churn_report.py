@@ -117,7 +117,7 @@ def summary(rows: list[dict], inner: str, mode: str) -> dict:
          "burst_rss": _worst([p["rss_ratio"] for p in b], max)}
     checks = {"d_recall": lambda v: v >= -RECALL_SLACK, "burst_d_recall": lambda v: v >= -RECALL_SLACK,
               "qps_after": lambda v: v >= QPS_CYCLE, "qps_settled": lambda v: v >= QPS_CYCLE,
-              "rss": lambda v: v <= SIZE_MAX, "dir": lambda v: v <= SIZE_MAX,
+              "rss": lambda v: v <= SIZE_MAX, "dir": lambda v: v <= SIZE_MAX, "burst_rss": lambda v: v <= SIZE_MAX,
               "burst_t0": lambda v: v >= QPS_BURST, "burst_window": lambda v: v >= QPS_CYCLE}
     s["met"] = {k: (None if s[k] is None else bool(f(s[k]))) for k, f in checks.items()}
     return s
@@ -127,10 +127,6 @@ def _f(v, fmt: str, mark: bool | None = None) -> str:
     if v is None:
         return "-"
     return format(v, fmt) + ("" if mark is None else (" ✓" if mark else " ✗"))
-
-
-def _spread(sp, fmt: str) -> str:
-    return "-" if sp is None else f"{format(sp['median'], fmt)} ({format(sp['min'], fmt)}-{format(sp['max'], fmt)})"
 
 
 def _upkeep_cells(u: dict) -> str:
@@ -168,7 +164,7 @@ def markdown(doc: dict) -> str:
                    f"{_f(m['qps_after'], '.2f', ok['qps_after'])} | {_f(m['qps_settled'], '.2f', ok['qps_settled'])} | "
                    f"{_f(m['rss'], '.2f', ok['rss'])} | {_f(m['dir'], '.2f', ok['dir'])} | "
                    f"{_f(m['burst_t0'], '.2f', ok['burst_t0'])} | {_f(m['burst_window'], '.2f', ok['burst_window'])}{win} | "
-                   f"{_f(m['burst_d_recall'], '+.4f', ok['burst_d_recall'])} | {_f(m['burst_rss'], '.2f')} |")
+                   f"{_f(m['burst_d_recall'], '+.4f', ok['burst_d_recall'])} | {_f(m['burst_rss'], '.2f', ok['burst_rss'])} |")
     for inner, mode in runs(rows):
         out += ["", f"## {inner} / {mode}: cycles", "",
                 "| cycle | fresh @ | recall fresh | recall after / settled | batch QPS fresh | QPS ratio after / settled | "

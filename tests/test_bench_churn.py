@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from sanny.bench import churn_report, synthetic
+from sanny.bench import churn_compare, churn_report, synthetic
 from sanny.bench.churn import Plan, row_of
 from sanny.bench.churn_cli import run_churn_bench
 from sanny.bench.report import build_report
@@ -92,6 +92,10 @@ def test_embedded_churn_and_burst_write_json_md_png(dataset, tmp_path):
     assert open(os.path.join(out, "churn.md")).read() == md
     report = build_report([out], str(tmp_path / "BENCHMARKS.md"))  # sanny bench-report includes it
     assert "### exact / embedded: cycles" in report and "![churn.png](out/churn.png)" in report
+    cmp = churn_compare.write(out, out)  # before / after table (here: a run beside itself)
+    s = churn_report.summary(doc["rows"], "hnsw", "embedded")
+    assert f"| max RSS / fresh | {s['rss']:.2f}" in cmp and "## hnsw / embedded (3 cycles)" in cmp
+    assert os.path.exists(os.path.join(out, churn_compare.NAME))
 
 
 def test_served_churn_over_grpc_workers(dataset, tmp_path):
