@@ -170,17 +170,19 @@ class Runner:
                     bar.update(len(rows))
             write = {"upserts": total, "write_s": time.perf_counter() - t0, "write_cpu_s": site.cpu() - cpu0}
             end, cpu_end = time.monotonic(), site.cpu()
-            steps = int(o["settle"] // o["step"]) + 1
-            with tqdm(total=steps, desc=f"after burst {kind}/{mode}", unit="point") as bar:
-                for i in range(steps):
-                    delay = end + i * o["step"] - time.monotonic()
+            with tqdm(total=o["settle"], desc=f"after burst {kind}/{mode}", unit="s") as bar:
+                at, first = 0.0, True
+                while at <= o["settle"]:  # a point per step; ticks missed while measuring are skipped
+                    delay = end + at - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
                     t = time.monotonic() - end
                     m = self._measured(site, kth, repeats=1, singles=min(o["singles"], 100))
                     emit({**base, "phase": "burst", "t_s": t, "cpu_since_s": site.cpu() - cpu_end,
-                          **(write if i == 0 else {}), **m})
-                    bar.update(1)
+                          **(write if first else {}), **m})
+                    first = False
+                    at = (int((time.monotonic() - end) // o["step"]) + 1) * o["step"]
+                    bar.update(min(at, o["settle"]) - bar.n)
             wait = settle(site.ix, o["settle_timeout"])
             if wait["waited"]:
                 emit({**base, "phase": "burst_settled", "t_s": time.monotonic() - end, **wait,

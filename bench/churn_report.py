@@ -181,6 +181,10 @@ def markdown(doc: dict) -> str:
         bur = burst_table(rows, inner, mode)
         if bur:
             out += ["", f"### {inner} / {mode}: burst of {s['burst']:g} x {s['n']} upserts (unchanged vectors)", "",
+                    f"A point every {s['step']:g} s for {s['settle']:g} s after the last upsert (`t`: when it started; "
+                    "ticks missed while measuring are skipped), each an untimed batch, one timed batch and up to 100 "
+                    "single queries; no maintenance call. `burst_settled`: after `wait_compaction`, where the engine "
+                    "has it. Directory sizes here are unsaved (WAL included).", "",
                     "| point | t s | recall (Δ vs fresh) | batch QPS (ratio) | single ratio | RSS MB (ratio) | dir MB (ratio) |",
                     "|---|---:|---:|---:|---:|---:|---:|"]
             for b in bur:

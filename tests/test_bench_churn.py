@@ -80,7 +80,8 @@ def test_embedded_churn_and_burst_write_json_md_png(dataset, tmp_path):
     hnsw = [r for r in doc["rows"] if r["inner"] == "hnsw"]
     assert all(r["recall"] >= 0.8 for r in hnsw)
     burst = [r for r in hnsw if r["phase"] == "burst"]
-    assert len(burst) == 3 and burst[0]["upserts"] == N and burst[0]["t_s"] <= burst[-1]["t_s"]
+    assert burst and burst[0]["upserts"] == N
+    assert [r["t_s"] for r in burst] == sorted(r["t_s"] for r in burst)
     s = churn_report.summary(doc["rows"], "exact", "embedded")
     assert s["d_recall"] == pytest.approx(0.0) and s["met"]["d_recall"] is True
     prov = doc["provenance"]
