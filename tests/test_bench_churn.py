@@ -109,3 +109,22 @@ def test_served_churn_over_grpc_workers(dataset, tmp_path):
     assert all(len(r["rss_workers_mb"]) == 2 and all(m > 0 for m in r["rss_workers_mb"]) for r in rows)
     assert not os.path.exists(os.path.join(out, "work"))  # workers stopped, directories removed
     assert np.isfinite([r["dir_mb"] for r in rows]).all()
+
+
+def test_cli_refuses_bad_arguments_with_a_message(dataset, tmp_path, capsys):
+    import argparse
+
+    from sanny.bench.churn_cli import main, register
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    register(sub)
+    parse = sub.choices["bench-churn"].parse_args
+    assert main(parse([dataset, "--out", str(tmp_path), "--n", "2000"])) == 2
+    assert "held back" in capsys.readouterr().err
+    assert main(parse([dataset, "--out", str(tmp_path), "--share", "1.5"])) == 2
+    assert "--share" in capsys.readouterr().err
+    assert main(parse(["--out", str(tmp_path), "--report-only"])) == 2
+    assert "churn.json" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse([dataset, "--out", str(tmp_path), "--modes", "ray2"])
+    assert not os.listdir(tmp_path)  # nothing written
