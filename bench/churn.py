@@ -12,12 +12,16 @@ Ground truth is exact over the live set, computed here before each cycle's write
 The burst: a new index over the first N rows takes ``burst`` x N upserts of its own keys with
 unchanged vectors, then is measured right away and every ``step`` seconds for ``settle``
 seconds, with no maintenance call (its fresh reference is cycle 0's: the same live rows).
+Each run (cycles, burst) of each inner kind and mode runs in its own spawned process
+(:func:`isolated`).
 """
 from __future__ import annotations
 
 import collections
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from tqdm import tqdm
@@ -187,3 +191,18 @@ class Runner:
             if wait["waited"]:
                 emit({**base, "phase": "burst_settled", "t_s": time.monotonic() - end, **wait,
                       **self._measured(site, kth)})
+
+
+def _run(method: str, data, opts: dict, work: str, cfg, kind: str, mode: str) -> list[dict]:
+    rows: list[dict] = []
+    getattr(Runner(data, opts, work), method)(cfg, kind, mode, rows.append)
+    return rows
+
+
+def isolated(method: str, runner: Runner, cfg, kind: str, mode: str) -> list[dict]:
+    """``runner.<method>(cfg, kind, mode)``'s rows, run in a new spawned process: the churned
+    index's RSS starts from a clean process, as the fresh builds' do, and nothing an earlier run
+    left (freed pages, threads) is measured with it."""
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx) as ex:
+        return ex.submit(_run, method, runner.data, runner.o, runner.work, cfg, kind, mode).result()

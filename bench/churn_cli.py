@@ -32,7 +32,7 @@ def run_churn_bench(dataset: str, out: str, *, inner=("symqg", "hnsw"), modes=("
                     settle_timeout: float = 600.0, seed: int = 0, keep_work: bool = False) -> dict:
     """Run every inner kind x mode, writing churn.json after each run; render churn.md / churn.png."""
     from . import churn_report, ingest, provenance
-    from .churn import Runner
+    from .churn import Runner, isolated
 
     data = ingest.load(dataset, None, queries)
     notes = []
@@ -54,9 +54,6 @@ def run_churn_bench(dataset: str, out: str, *, inner=("symqg", "hnsw"), modes=("
             "repeats": repeats, "singles": singles, "batch": batch, "fresh_every": max(1, fresh_every), "k": k,
             "settle_timeout": settle_timeout, "seed": seed}
 
-    def emit(row):
-        doc["rows"].append(row)
-
     try:
         for kind in inner:
             cfg = ingest.config(data, kind, pca_dim, T)
@@ -64,10 +61,10 @@ def run_churn_bench(dataset: str, out: str, *, inner=("symqg", "hnsw"), modes=("
             opts["search"] = {"T": cfg.T, "ef_search": ef_search}
             runner = Runner(data, opts, work)
             for mode in modes:
-                runner.cycles(cfg, kind, mode, emit)
+                doc["rows"] += isolated("cycles", runner, cfg, kind, mode)
                 churn_report.write_json(doc, out)
                 if burst > 0:
-                    runner.burst(cfg, kind, mode, emit)
+                    doc["rows"] += isolated("burst", runner, cfg, kind, mode)
                     churn_report.write_json(doc, out)
     finally:
         churn_report.write_json(doc, out)
