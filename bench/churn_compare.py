@@ -18,7 +18,8 @@ TARGETS = (("d_recall", "worst recall - fresh (cycles)", "+.4f", f">= -{cr.RECAL
            ("burst_t0", "batch QPS / fresh right after the burst", ".2f", f">= {cr.QPS_BURST}"),
            ("burst_window", f"batch QPS / fresh, last point <= {cr.BURST_WINDOW:.0f} s after the burst", ".2f", f">= {cr.QPS_CYCLE}"),
            ("burst_d_recall", "worst recall - fresh after the burst", "+.4f", f">= -{cr.RECALL_SLACK}"),
-           ("burst_rss", "max RSS / fresh after the burst", ".2f", f"<= {cr.SIZE_MAX}"))
+           ("burst_rss", "max RSS / fresh after the burst", ".2f", f"<= {cr.SIZE_MAX}"),
+           ("control", "control: an equal fresh index's batch QPS / fresh", ".2f", "1 (noise)"))
 LAST = (("qps_batch", "batch QPS", ",.0f"), ("rss_mb", "RSS MB", ".0f"), ("dir_mb", "directory MB", ".0f"),
         ("stored_ids", "stored ids (live: N)", ",d"))
 

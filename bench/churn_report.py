@@ -114,7 +114,8 @@ def summary(rows: list[dict], inner: str, mode: str) -> dict:
          "burst_window": window[-1]["qps_ratio"] if window else None,
          "burst_window_t": window[-1]["t_s"] if window else None,
          "burst_d_recall": _worst([p["d_recall"] for p in b]),
-         "burst_rss": _worst([p["rss_ratio"] for p in b], max)}
+         "burst_rss": _worst([p["rss_ratio"] for p in b], max),
+         "control": next((p["qps_ratio"] for p in bur if p["phase"] == "burst_before"), None)}
     checks = {"d_recall": lambda v: v >= -RECALL_SLACK, "burst_d_recall": lambda v: v >= -RECALL_SLACK,
               "qps_after": lambda v: v >= QPS_CYCLE, "qps_settled": lambda v: v >= QPS_CYCLE,
               "rss": lambda v: v <= SIZE_MAX, "dir": lambda v: v <= SIZE_MAX, "burst_rss": lambda v: v <= SIZE_MAX,
@@ -154,8 +155,11 @@ def markdown(doc: dict) -> str:
            f"Commit `{p.get('commit')}`{' (dirty)' if p.get('dirty') else ''}, dataset `{p.get('dataset_file')}` "
            f"sha256 `{p.get('dataset_sha256')}`, {p.get('cpu', {}).get('model')}, {p.get('date')}.", "",
            "## Summary (worst over the cycles)", "",
+           "`control`: batch QPS of the burst's index before the burst (the same rows as cycle 0, freshly built in "
+           "its own process) over cycle 0's fresh build: how far two measurements of equal indexes differ on this "
+           "machine at that moment.", "",
            "| inner | mode | cycles | Δrecall | QPS after | QPS settled | RSS | dir | burst QPS t=0 | burst QPS by 60 s | "
-           "burst Δrecall | burst RSS |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "burst Δrecall | burst RSS | control |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for inner, mode in runs(rows):
         m = summary(rows, inner, mode)
         ok = m["met"]
@@ -164,7 +168,8 @@ def markdown(doc: dict) -> str:
                    f"{_f(m['qps_after'], '.2f', ok['qps_after'])} | {_f(m['qps_settled'], '.2f', ok['qps_settled'])} | "
                    f"{_f(m['rss'], '.2f', ok['rss'])} | {_f(m['dir'], '.2f', ok['dir'])} | "
                    f"{_f(m['burst_t0'], '.2f', ok['burst_t0'])} | {_f(m['burst_window'], '.2f', ok['burst_window'])}{win} | "
-                   f"{_f(m['burst_d_recall'], '+.4f', ok['burst_d_recall'])} | {_f(m['burst_rss'], '.2f', ok['burst_rss'])} |")
+                   f"{_f(m['burst_d_recall'], '+.4f', ok['burst_d_recall'])} | {_f(m['burst_rss'], '.2f', ok['burst_rss'])} | "
+                   f"{_f(m['control'], '.2f')} |")
     for inner, mode in runs(rows):
         out += ["", f"## {inner} / {mode}: cycles", "",
                 "| cycle | fresh @ | recall fresh | recall after / settled | batch QPS fresh | QPS ratio after / settled | "
