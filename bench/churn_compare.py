@@ -21,7 +21,9 @@ TARGETS = (("d_recall", "worst recall - fresh (cycles)", "+.4f", f">= -{cr.RECAL
            ("burst_rss", "max RSS / fresh after the burst", ".2f", f"<= {cr.SIZE_MAX}"),
            ("control", "control: an equal fresh index's batch QPS / fresh", ".2f", "1 (noise)"))
 LAST = (("qps_batch", "batch QPS", ",.0f"), ("rss_mb", "RSS MB", ".0f"), ("dir_mb", "directory MB", ".0f"),
-        ("stored_ids", "stored ids (live: N)", ",d"))
+        ("stored_ids", "stored ids (live: N)", ",d"), ("write_s", "all cycles: write seconds", ".1f"),
+        ("settle_cpu_s", "all cycles: CPU s while settling", ".1f"),
+        ("burst_rate", "burst: durable upserts / s", ",.0f"))
 
 
 def last_cycle(rows: list[dict], inner: str, mode: str) -> dict:
@@ -30,8 +32,12 @@ def last_cycle(rows: list[dict], inner: str, mode: str) -> dict:
     if not settled:
         return {}
     r = max(settled, key=lambda x: x["cycle"])
+    w = next((x for x in rows if x["inner"] == inner and x["mode"] == mode and "upserts" in x), None)
     return {"cycle": r["cycle"], "qps_batch": r["qps_batch"]["median"], "rss_mb": r["rss_mb"], "dir_mb": r["dir_mb"],
-            "stored_ids": (r.get("info") or {}).get("stored_ids")}
+            "stored_ids": (r.get("info") or {}).get("stored_ids"),
+            "burst_rate": w["upserts"] / w["write_s"] if w else None,
+            "write_s": sum(x.get("write_s") or 0.0 for x in settled if x["cycle"] > 0),
+            "settle_cpu_s": sum(x.get("settle_cpu_s") or 0.0 for x in settled)}
 
 
 def _load(d: str) -> dict:
@@ -58,7 +64,7 @@ def markdown(before: dict, after: dict, names: tuple[str, str]) -> str:
                        f"| {target} |")
         lb, la = last_cycle(before["rows"], inner, mode), last_cycle(after["rows"], inner, mode)
         for key, label, fmt in LAST:
-            out.append(f"| last cycle: {label} | {cr._f(lb.get(key), fmt)} | {cr._f(la.get(key), fmt)} | |")
+            out.append(f"| {'' if label.startswith(('all', 'burst')) else 'last cycle: '}{label} | {cr._f(lb.get(key), fmt)} | {cr._f(la.get(key), fmt)} | |")
         out.append("")
     return "\n".join(out)
 

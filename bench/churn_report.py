@@ -192,6 +192,10 @@ def markdown(doc: dict) -> str:
                     "has it. Directory sizes here are unsaved (WAL included).", "",
                     "| point | t s | recall (Δ vs fresh) | batch QPS (ratio) | single ratio | RSS MB (ratio) | dir MB (ratio) |",
                     "|---|---:|---:|---:|---:|---:|---:|"]
+            w = next((r for r in rows if r["inner"] == inner and r["mode"] == mode and "upserts" in r), None)
+            if w:
+                out[-1:-1] = [f"The burst's {w['upserts']:,} upserts took {w['write_s']:.1f} s "
+                              f"({w['upserts'] / w['write_s']:,.0f} durable upserts/s, batches of {s['batch']}).", ""]
             for b in bur:
                 out.append(f"| {b['phase']} | {_f(b['t_s'], '.1f')} | {b['recall']:.4f} ({b['d_recall']:+.4f}) | "
                            f"{b['qps_batch']:,.0f} ({_f(b['qps_ratio'], '.2f')}) | {_f(b.get('single_ratio'), '.2f')} | "
