@@ -10,7 +10,8 @@ a new index is built over the same live vectors in a child process (:mod:`.churn
 Ground truth is exact over the live set, computed here before each cycle's writes.
 
 The burst: a new index over the first N rows takes ``burst`` x N upserts of its own keys with
-unchanged vectors, then is measured right away and every ``step`` seconds for ``settle``
+unchanged vectors (``burst_vectors="swap"``: real changes, every key back on its own vector at
+the end), then is measured right away and every ``step`` seconds for ``settle``
 seconds, with no maintenance call (its fresh reference is cycle 0's: the same live rows).
 Each run (cycles, burst) of each inner kind and mode runs in its own spawned process
 (:func:`isolated`).
@@ -75,6 +76,18 @@ class Plan:
 def _batches(fn, keys: list, x: np.ndarray | None, batch: int) -> None:
     for a in range(0, len(keys), batch):
         fn(keys[a: a + batch]) if x is None else fn(keys[a: a + batch], x[a: a + batch])
+
+
+def burst_rows(i: np.ndarray, n: int, total: int, vectors: str = "same") -> np.ndarray:
+    """Rows whose vectors the burst's ``i``-th upserts (of key ``i % n``) write: the key's own
+    (``same``), or with ``swap`` another row's on even passes over the keys and its own on odd
+    ones and in the last N upserts, so every key ends on its own (the ground truth holds after
+    the burst) and every write is a change when ``burst`` is an even number."""
+    own = i % n
+    if vectors == "same":
+        return own
+    away = ((i // n) % 2 == 0) & (i < total - n)
+    return np.where(away, (own + n // 2) % n, own)
 
 
 class Runner:
@@ -169,10 +182,12 @@ class Runner:
             cpu0, t0 = site.cpu(), time.perf_counter()
             with tqdm(total=total, desc=f"burst {kind}/{mode}", unit="upsert") as bar:
                 for a in range(0, total, o["batch"]):
-                    rows = np.arange(a, min(a + o["batch"], total)) % n
-                    site.ix.upsert([str(r) for r in rows], self.data.train[rows])
+                    i = np.arange(a, min(a + o["batch"], total))
+                    rows = i % n
+                    site.ix.upsert([str(r) for r in rows], self.data.train[burst_rows(i, n, total, o.get("burst_vectors", "same"))])
                     bar.update(len(rows))
-            write = {"upserts": total, "write_s": time.perf_counter() - t0, "write_cpu_s": site.cpu() - cpu0}
+            write = {"upserts": total, "burst_vectors": o.get("burst_vectors", "same"),
+                     "write_s": time.perf_counter() - t0, "write_cpu_s": site.cpu() - cpu0}
             end, cpu_end = time.monotonic(), site.cpu()
             with tqdm(total=o["settle"], desc=f"after burst {kind}/{mode}", unit="s") as bar:
                 at, first = 0.0, True

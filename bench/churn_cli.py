@@ -29,7 +29,8 @@ def run_churn_bench(dataset: str, out: str, *, inner=("symqg", "hnsw"), modes=("
                     cycles: int = 20, share: float = 0.1, burst: float = 2.0, settle: float = 60.0, step: float = 5.0,
                     repeats: int = 3, queries: int = 1000, singles: int = 200, batch: int = 1000, fresh_every: int = 5,
                     k: int = 10, T: int | None = None, ef_search: int = 0, pca_dim: int = 0,
-                    settle_timeout: float = 600.0, seed: int = 0, keep_work: bool = False) -> dict:
+                    settle_timeout: float = 600.0, seed: int = 0, keep_work: bool = False,
+                    burst_vectors: str = "same") -> dict:
     """Run every inner kind x mode, writing churn.json after each run; render churn.md / churn.png."""
     from . import churn_report, ingest, provenance
     from .churn import Runner, isolated
@@ -47,12 +48,13 @@ def run_churn_bench(dataset: str, out: str, *, inner=("symqg", "hnsw"), modes=("
            "settings": {"n": n, "cycles": cycles, "share": share, "burst": burst, "settle": settle, "step": step,
                         "repeats": repeats, "queries": len(data.test), "singles": singles, "batch": batch,
                         "fresh_every": fresh_every, "k": k, "T": T, "ef_search": ef_search, "pca_dim": pca_dim,
-                        "S": 1, "inner": list(inner), "modes": list(modes), "seed": seed},
+                        "S": 1, "inner": list(inner), "modes": list(modes), "seed": seed,
+                        "burst_vectors": burst_vectors},
            "rows": [], "notes": notes,
            "provenance": {**provenance.collect(dataset), "argv": _argv()}}
     opts = {"n": n, "cycles": cycles, "share": share, "burst": burst, "settle": settle, "step": step,
             "repeats": repeats, "singles": singles, "batch": batch, "fresh_every": max(1, fresh_every), "k": k,
-            "settle_timeout": settle_timeout, "seed": seed}
+            "settle_timeout": settle_timeout, "seed": seed, "burst_vectors": burst_vectors}
 
     try:
         for kind in inner:
@@ -100,6 +102,9 @@ def register(subparsers) -> None:
     p.add_argument("--cycles", type=int, default=20, help="churn cycles (default 20)")
     p.add_argument("--share", type=float, default=0.1, help="share deleted, inserted and upserted per cycle (0.1)")
     p.add_argument("--burst", type=float, default=2.0, help="upserts in the burst, in multiples of N (0: no burst)")
+    p.add_argument("--burst-vectors", choices=["same", "swap"], default="same",
+                   help="burst upserts write the key's unchanged vector (same, default), or alternately another "
+                        "row's and its own (swap: every upsert a real change, every key back on its own at the end)")
     p.add_argument("--settle", type=float, default=60.0, help="seconds measured after the burst (default 60)")
     p.add_argument("--step", type=float, default=5.0, help="seconds between measurements after the burst (default 5)")
     p.add_argument("--repeats", type=int, default=3, help="timed repeats of each batch / single-query pass (default 3)")
@@ -155,7 +160,7 @@ def main(args: argparse.Namespace) -> int:
                         repeats=args.repeats, queries=args.queries, singles=args.singles, batch=args.batch,
                         fresh_every=args.fresh_every, k=args.k, T=args.T, ef_search=args.ef_search,
                         pca_dim=args.pca_dim, settle_timeout=args.settle_timeout, seed=args.seed,
-                        keep_work=args.keep_work)
+                        keep_work=args.keep_work, burst_vectors=args.burst_vectors)
     with open(os.path.join(args.out, NAMES[1])) as f:
         sys.stdout.write(f.read())
     return 0

@@ -185,7 +185,9 @@ def markdown(doc: dict) -> str:
                        f"{_upkeep_cells(c['upkeep'])} |")
         bur = burst_table(rows, inner, mode)
         if bur:
-            out += ["", f"### {inner} / {mode}: burst of {s['burst']:g} x {s['n']} upserts (unchanged vectors)", "",
+            what = ("each a real change: another row's vector, then its own again"
+                    if s.get("burst_vectors") == "swap" else "unchanged vectors")
+            out += ["", f"### {inner} / {mode}: burst of {s['burst']:g} x {s['n']} upserts ({what})", "",
                     f"A point every {s['step']:g} s for {s['settle']:g} s after the last upsert (`t`: when it started; "
                     "ticks missed while measuring are skipped), each an untimed batch, one timed batch and up to 100 "
                     "single queries; no maintenance call. `burst_settled`: after `wait_compaction`, where the engine "

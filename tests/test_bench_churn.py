@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sanny.bench import churn_compare, churn_report, synthetic
-from sanny.bench.churn import Plan, row_of
+from sanny.bench.churn import Plan, burst_rows, row_of
 from sanny.bench.churn_cli import run_churn_bench
 from sanny.bench.report import build_report
 
@@ -39,6 +39,22 @@ def test_plan_keeps_the_live_count_and_never_reuses_a_key():
         assert all(plan.key[row_of(k)] == k for k in w["insert"][0] + w["upsert"][0])
         ever |= set(w["insert"][0])
     assert any("~" in k for k in plan.key.values())
+
+
+@pytest.mark.parametrize("total", [20, 25])
+def test_swap_burst_changes_vectors_and_ends_on_each_keys_own(total):
+    n, i = 10, np.arange(total)
+    rows = burst_rows(i, n, total, "swap")
+    last = {int(k): int(r) for k, r in zip(i % n, rows)}  # each key's last write
+    assert last == {k: k for k in range(n)}
+    assert (rows[:n] != np.arange(n)).all()  # the first pass moves every key
+    if total % (2 * n) == 0:
+        prev = {}
+        for k, r in zip(i % n, rows):
+            assert prev.get(int(k)) != int(r)
+            prev[int(k)] = int(r)
+    same = burst_rows(i, n, total)
+    assert (same == i % n).all()
 
 
 def _check_doc(doc: dict, out: str, inner: str, mode: str, cycles: int) -> None:
@@ -69,25 +85,27 @@ def _check_doc(doc: dict, out: str, inner: str, mode: str, cycles: int) -> None:
 
 def test_embedded_churn_and_burst_write_json_md_png(dataset, tmp_path):
     out = str(tmp_path / "out")
-    doc = run_churn_bench(dataset, out, inner=["exact", "hnsw"], modes=["embedded"], n=N, cycles=3, burst=1.0,
-                          settle=1.0, step=0.5, repeats=2, queries=50, singles=5, batch=400, fresh_every=3)
+    doc = run_churn_bench(dataset, out, inner=["exact", "hnsw"], modes=["embedded"], n=N, cycles=3, burst=2.0,
+                          settle=1.0, step=0.5, repeats=2, queries=50, singles=5, batch=400, fresh_every=3,
+                          burst_vectors="swap")
     with open(os.path.join(out, "churn.json")) as f:
         assert json.load(f)["rows"] == json.loads(json.dumps(doc["rows"]))
     _check_doc(doc, out, "exact", "embedded", 3)
     _check_doc(doc, out, "hnsw", "embedded", 3)
     exact = [r for r in doc["rows"] if r["inner"] == "exact"]
     assert all(r["recall"] == pytest.approx(1.0) for r in exact)  # exact search vs the live-set oracle
+    # (the swap burst moved every key to another row's vector and back: the oracle holds after it)
     hnsw = [r for r in doc["rows"] if r["inner"] == "hnsw"]
     assert all(r["recall"] >= 0.8 for r in hnsw)
     burst = [r for r in hnsw if r["phase"] == "burst"]
-    assert burst and burst[0]["upserts"] == N
+    assert burst and burst[0]["upserts"] == 2 * N and burst[0]["burst_vectors"] == "swap"
     assert [r["t_s"] for r in burst] == sorted(r["t_s"] for r in burst)
     s = churn_report.summary(doc["rows"], "exact", "embedded")
     assert s["d_recall"] == pytest.approx(0.0) and s["met"]["d_recall"] is True
     prov = doc["provenance"]
     assert prov["dataset_file"] == "tiny.hdf5" and len(prov["dataset_sha256"]) == 64
     md = open(os.path.join(out, "churn.md")).read()
-    assert "## exact / embedded: cycles" in md and "burst of 1 x 1500 upserts" in md
+    assert "## exact / embedded: cycles" in md and "burst of 2 x 1500 upserts (each a real change" in md
     os.remove(os.path.join(out, "churn.md"))
     churn_report.render(out)  # --report-only: the same document from the JSON alone
     assert open(os.path.join(out, "churn.md")).read() == md
