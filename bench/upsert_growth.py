@@ -38,10 +38,10 @@ def measure(n: int, dim: int, S: int, upserts: int, keys: int, points: int = 4, 
 
         def row(done: int, when: str) -> dict:
             w = ix.workers[0]
-            inner = w.inners[0]  # faiss graphs (hnsw, hnsw_sq) count their nodes; others: None
+            st = w.stats()  # segmented kinds: rows of every segment (dead ones included) + growing
+            nodes = sum(x["rows"] for x in st["segments"]) + st["growing"]["rows"] if "segments" in st else None
             return {"upserts": done, "when": when, "live": len(ix), "coordinator_ids": int(ix.store.size),
-                    "worker_ids": int(w.store.size),
-                    "graph_nodes": int(inner.index.ntotal) if hasattr(inner, "index") else None,
+                    "worker_ids": int(w.store.size), "graph_nodes": nodes,
                     "rss_mb": procs.rss_mb(os.getpid())}
 
         rows.append(row(0, "start"))

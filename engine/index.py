@@ -16,11 +16,13 @@ import numpy as np
 from sanny.workers import LocalWorker, SearchParams
 from sanny.workers.errors import AlreadyExists, InvalidArgument, NotFound
 
-from . import pipeline, validate
+from . import compaction, pipeline, validate
 from .durability import Durable
 from .wal import DEL, PUT
 
 log = logging.getLogger(__name__)
+
+SEGMENTED = ("hnsw", "hnsw_sq", "symqg")  # inner kinds made of segments (sanny.workers.segments)
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,27 @@ class Index(Durable):
             self._write_manifest()
 
     def build(self, optimize: bool = True) -> None:
-        """Finish graph construction (incl. ONNG optimisation when configured)."""
+        """Finish graph construction. Graph kinds (``hnsw``, ``hnsw_sq``, ``symqg``): merge every
+        worker's segments into one graph each, without their deleted rows, while searches and
+        writes go on (a segment swap is atomic). ``ngt``: its ONNG optimisation, under the locks
+        (NGT must not be searched while it changes)."""
+        if self.config.inner.kind in SEGMENTED:
+            self.fan_out(lambda w, i: w.build(optimize))
+            return
         with self._write_lock, self._lock:
             self._build(optimize)
+
+    def compact(self) -> dict | None:
+        """The operator's merge (``sanny compact``, the ``Compact`` RPC): ``build()``, then the
+        segments summary after it (None for kinds without segments)."""
+        self.build(True)
+        return compaction.summary(self.worker_stats())
+
+    def wait_compaction(self, timeout: float | None = None) -> bool:
+        """Block until background compaction has nothing left to do (in-process workers treat
+        the index as idle now; remote ones are polled). Never needed for correctness: searches
+        see every write at once. False when ``timeout`` passed first."""
+        return compaction.wait(self.workers, timeout)
 
     # -- reads ---------------------------------------------------------------------------
     def _require(self, keys: list[str]) -> None:
@@ -155,14 +175,21 @@ class Index(Durable):
         return self.store.keys_of(np.asarray(ids))
 
     def search(self, queries, k: int = 10, **kw):
-        """``(keys[m, k], distances[m, k])``; missing results are ``None`` / ``inf``."""
-        ids, d = self.search_ids(queries, k, **kw)
-        return self.keys_of(ids), d
+        """``(keys[m, k], distances[m, k])``; missing results are ``None`` / ``inf``. Keys are
+        read under the same lock as the ids (ids are reused: a write between the two would give
+        a result the key of a newer vector)."""
+        ids, d, keys = self._search(queries, k, True, **kw)
+        return keys, d
 
-    def search_ids(self, queries, k: int = 10, T: int | None = None, epsilon: float | None = None,
-                   prune: bool | None = None, adaptive: bool = False, T_max: int | None = None,
-                   ef_search: int = 0, candidates: str = "union", R: int = 0):
-        """Internal ids (insertion order from 0) and user distances: L2 (``l2``), 1-cos
+    def search_ids(self, queries, k: int = 10, **kw):
+        """Internal ids and user distances (see ``_search``)."""
+        ids, d, _ = self._search(queries, k, False, **kw)
+        return ids, d
+
+    def _search(self, queries, k: int, with_keys: bool, T: int | None = None, epsilon: float | None = None,
+                prune: bool | None = None, adaptive: bool = False, T_max: int | None = None,
+                ef_search: int = 0, candidates: str = "union", R: int = 0):
+        """Internal ids (dense, reused after removes) and user distances: L2 (``l2``), 1-cos
         (``cosine``), -<q,x> (``ip``). ``queries``: an array, or :class:`Queries` from
         :meth:`prepare_queries` (not checked again). ``adaptive``: queries whose k-th distance
         exceeds the bound on everything unseen are searched again with doubled T, up to ``T_max``.
@@ -180,15 +207,17 @@ class Index(Durable):
             with self._lock:
                 if not self.trained:
                     m = len(qs)
-                    return np.full((m, k), -1, np.int64), np.full((m, k), np.inf, np.float32)
-                return pipeline.search(self, qs, k, T, params, prune, adaptive, T_max, candidates, R)
+                    ids, dd = np.full((m, k), -1, np.int64), np.full((m, k), np.inf, np.float32)
+                else:
+                    ids, dd = pipeline.search(self, qs, k, T, params, prune, adaptive, T_max, candidates, R)
+                return ids, dd, (self.keys_of(ids) if with_keys else ids)
 
         if self._lock._is_owned():  # a search from inside a write or save: no batch may wait for us
-            ids, dd = run(q)
+            ids, dd, keys = run(q)
         else:
-            key = (k, T, params, prune, adaptive, T_max, candidates, R)
-            ids, dd = self._coalescer.run(key, q, run)
-        return ids, pipeline.user_distance(cfg.metric, dd)
+            key = (k, T, params, prune, adaptive, T_max, candidates, R, with_keys)
+            ids, dd, keys = self._coalescer.run(key, q, run)
+        return ids, pipeline.user_distance(cfg.metric, dd), keys
 
     def _search_params(self, epsilon: float, ef_search: int) -> SearchParams:
         """One ``SearchParams`` per (epsilon, ef_search), built once (searches never change it)."""
@@ -202,10 +231,15 @@ class Index(Durable):
 
     def info(self) -> dict:
         with self._lock:
+            workers = [w.stats() for w in self.workers] if self.layout else []
             return {"path": self.root, "count": len(self.store), "config": self.config.to_dict(),
                     "trained": self.trained, "wal_seq": self.seq,
                     "layout": self.layout.to_dict() if self.layout else None,
-                    "workers": [w.stats() for w in self.workers] if self.layout else []}
+                    "workers": workers, "segments": compaction.summary(workers)}
+
+    def segments(self) -> dict | None:
+        """Segments, deleted share and compaction state over every worker (``compaction.summary``)."""
+        return compaction.summary(self.worker_stats())
 
 
 def _require(keys: list[str], present) -> None:

@@ -16,6 +16,13 @@ def info_lines(info: dict, grid: dict | None) -> list[tuple[str, object]]:
              ("trained", info["trained"]), ("wal seq", info["wal_seq"])]
     if mem:
         lines.append(("memory", f"{mem / 2**20:.1f} MiB (workers)"))
+    seg = info.get("segments")
+    if seg:
+        lines.append(("segments", f"{seg['segments']} sealed over {seg['workers']} worker(s): "
+                                  f"{seg['sealed_rows']:,} rows, {seg['deleted_share']:.1%} deleted; "
+                                  f"{seg['growing_rows']:,} growing"))
+        lines.append(("compact", f"{seg['compaction']} ({seg['merges']} merges, "
+                                 f"{seg['compaction_cpu_seconds']:.1f} s CPU)"))
     if grid:
         lines.append(("grid", grid["shape"]))
         lines += [("cell", c) for c in grid["cells"]]

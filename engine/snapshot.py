@@ -140,9 +140,13 @@ def commit(root: str, seq: int, write) -> None:
     name = f"snap-{seq:012d}-{gen}"
     final, tmp = os.path.join(root, name), os.path.join(root, name + ".tmp")
     os.makedirs(tmp)
-    write(tmp)
-    write_checksums(tmp)
-    fsync_tree(tmp)
+    try:
+        write(tmp)
+        write_checksums(tmp)
+        fsync_tree(tmp)
+    except BaseException:  # a failed save (full disk, a worker down) leaves no debris behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     os.rename(tmp, final)
     fsync_dir(root)
     cur = os.path.join(root, "CURRENT")

@@ -1,11 +1,16 @@
 """Keys <-> dense internal ids, and the full vectors used for the exact re-rank.
 
-Ids are handed out in insertion order from 0 and never reused (an upsert gets a new id), so
-workers can index their slices by id. ``keep_vectors=False`` keeps keys only: the distributed
+Ids are dense and reused: a new key takes the smallest free id (one a removed or replaced key
+gave back), else the next one, so every array indexed by id (here and in every worker's slices)
+stays as long as the most keys ever live at once, however many upserts and removes go by. The
+choice depends only on the sequence of writes, so a WAL replay hands out the same ids.
+Workers index their slices by id; their segments keep liveness by row, so a reused id is never
+confused with the row it had before. ``keep_vectors=False`` keeps keys only: the distributed
 re-rank mode, where workers hold the data and the coordinator adds up partial distances.
 """
 from __future__ import annotations
 
+import heapq
 import json
 import os
 
@@ -27,6 +32,7 @@ class VectorStore:
         self.ids: dict[str, int] = {}
         self.live = np.zeros(capacity, bool)
         self.vectors = np.zeros((capacity if keep_vectors else 0, dim), np.float32)
+        self.free: list[int] = []  # heap of ids below size with no key
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -47,18 +53,22 @@ class VectorStore:
             self.space, self.resid = grown(self.space, need, self.size), grown(self.resid, need, self.size)
 
     def add(self, keys: list[str], vectors: np.ndarray, projected=None) -> np.ndarray:
-        """New ids for new keys (callers remove old ones first). ``projected``: (space, resid)."""
+        """Ids for new keys, free ones first (callers remove old ones first). ``projected``:
+        (space, resid)."""
+        reused = [heapq.heappop(self.free) for _ in range(min(len(keys), len(self.free)))]
         start = self.size
-        ids = np.arange(start, start + len(keys), dtype=np.int64)
-        self._grow(start + len(keys))
+        fresh = len(keys) - len(reused)
+        ids = np.concatenate([np.array(reused, np.int64), np.arange(start, start + fresh, dtype=np.int64)])
+        self._grow(start + fresh)
+        self.keys.extend([None] * fresh)
         if self.keep_vectors:
-            self.vectors[start: start + len(keys)] = vectors
+            self.vectors[ids] = vectors
             if projected is not None and self.space.shape[1]:
-                self._set_projected(start, *projected)
-        self.live[start: start + len(keys)] = True
-        self.keys.extend(keys)
-        for k, i in zip(keys, ids):
-            self.ids[k] = int(i)
+                self.space[ids], self.resid[ids] = projected
+        self.live[ids] = True
+        for k, i in zip(keys, ids.tolist()):
+            self.keys[i] = k
+            self.ids[k] = i
         return ids
 
     def _set_projected(self, start: int, y: np.ndarray, resid: np.ndarray) -> None:
@@ -67,8 +77,9 @@ class VectorStore:
 
     def drop(self, keys: list[str]) -> np.ndarray:
         ids = np.array([self.ids.pop(k) for k in keys if k in self.ids], np.int64)
-        for i in ids:
+        for i in ids.tolist():
             self.keys[i] = None
+            heapq.heappush(self.free, i)
         self.live[ids] = False
         return ids
 
@@ -108,6 +119,7 @@ class VectorStore:
             dup = next(k for i, k in enumerate(keys) if k is not None and st.ids[k] != i)
             raise ValueError(f"keys.json: key {dup!r} appears more than once")
         st.live[: len(keys)] = [k is not None for k in keys]
+        st.free = [i for i, k in enumerate(keys) if k is None]  # sorted: already a heap
         if keep_vectors:
             v = np.load(os.path.join(path, "vectors.npy"))
             if v.shape != (len(keys), dim):

@@ -71,5 +71,5 @@ def test_build_with_symqg_keeps_the_raw_vectors_and_builds_its_graph(files):
     assert cli.main(["build", str(d / "train.npy"), "--index", idx, "--inner", "symqg", "--no-tune"]) == 0
     with Index.open(idx) as ix:
         assert ix.config.inner.kind == "symqg" and ix.config.pca_dim == 0
-        inner = ix.workers[0].inners[0]
-        assert inner.graph is not None and inner.tail_n == 0 and len(inner.graph.gid_of) == len(ix)
+        st = ix.workers[0].stats()
+        assert st["segments"] == [{"rows": len(ix), "deleted": 0}] and st["growing"]["rows"] == 0

@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_info
 from conftest import keys_for
 from sanny.engine import InnerParams, validate
 from sanny.workers import SearchParams
-from sanny.workers.hnsw_inner import HnswInner
+from sanny.workers.graphs import HnswGraph
 from sanny.workers.kernels import single_threaded
 from sanny.workers.slices import SliceStore, live_lookup
 
@@ -32,15 +32,11 @@ def test_live_lookup_edges():
 @pytest.mark.parametrize("metric", ["l2", "ip"])
 def test_hnsw_maps_faiss_padding_to_minus_one_and_inf(metric):
     """Where faiss finds fewer than asked it pads with -1 and its largest float (ip: the
-    lowest, negated here): the inner index returns -1 / +inf there and maps the rest."""
+    lowest, negated here): the graph returns -1 / +inf there and the segment maps the rest."""
     x = np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32)
-    store = SliceStore([8])
-    ids = np.arange(10, 16, dtype=np.int64)
-    store.put(ids, [x])
-    inner = HnswInner(8, InnerParams(kind="hnsw"), metric, store, 0)
-    inner.add(ids, x)
-    full, full_d = inner.search(x[:2], 4, SearchParams())
-    real = inner.index
+    graph = HnswGraph.build(x, metric, 16, 40, quantized=False)
+    full, full_d = graph.search(x[:2], 4, 4)
+    real = graph.index
 
     class Short:  # faiss' answer with the last two of each row not found
         ntotal = real.ntotal
@@ -51,15 +47,22 @@ def test_hnsw_maps_faiss_padding_to_minus_one_and_inf(metric):
             ii[:, 2:] = -1
             dd[:, 2:] = np.finfo(np.float32).max * (-1 if metric == "ip" else 1)
 
-    inner.index = Short()
-    got, d = inner.search(x[:2], 4, SearchParams())
+    graph.index = Short()
+    got, d = graph.search(x[:2], 4, 4)
     np.testing.assert_array_equal(got[:, :2], full[:, :2])
     np.testing.assert_array_equal(d[:, :2], full_d[:, :2])
     assert (got[:, 2:] == -1).all() and (d[:, 2:] == np.inf).all()
-    inner.masked = 1  # the over-fetching path keeps the same answer
+    store = SliceStore([8])  # through a segment with a dead row: the same answer, mapped to ids
+    store.put(np.arange(10, 16, dtype=np.int64), [x])
+    from sanny.workers.inner import make_inner
+    from sanny.workers.segments import Segment
+
+    inner = make_inner("hnsw", "", 8, InnerParams(kind="hnsw", compact=False), metric, store, 0)
+    inner.adopt({1: Segment(1, graph, np.arange(10, 16, dtype=np.int64))}, np.zeros(0, np.int64), 1)
+    inner.remove(np.array([10 + int(full[0, 3])]))  # a row the short answer does not reach
     got, d = inner.search(x[:2], 4, SearchParams())
     assert (got[:, 2:] == -1).all() and (d[:, 2:] == np.inf).all()
-    np.testing.assert_array_equal(got[:, :2], full[:, :2])
+    np.testing.assert_array_equal(got[:, :2], full[:, :2] + 10)
 
 
 def test_unit_is_the_float64_division_rounded_once():

@@ -43,6 +43,17 @@ class InnerParams:
     onng_incoming: int = 120
     onng_creation_edges: int = 100
     threads: int = 0  # 0: all cores
+    # segments and compaction (``segments``; kinds hnsw, hnsw_sq, symqg): the growing segment is
+    # sealed into a graph at ``seal_rows``; all segments merge into one graph when the rows outside
+    # the largest (plus every dead row) reach ``merge_ratio`` of it, when its deleted share reaches
+    # ``max_deleted``, or after ``idle_seconds`` without a write; background merges build with
+    # ``compact_threads`` (1 leaves a core to searches); ``compact=False``: only build()/compact merge
+    seal_rows: int = 4096
+    merge_ratio: float = 0.5
+    max_deleted: float = 0.1
+    idle_seconds: float = 1.0
+    compact_threads: int = 1
+    compact: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -13,6 +13,7 @@ import tempfile
 import numpy as np
 
 from .base import SearchParams, Worker, WorkerSite, WorkerSpec
+from .compactor import Compactor
 from .inner import make_inner
 from .kernels import partial
 from .slices import SliceStore
@@ -34,6 +35,7 @@ class LocalWorker(Worker):
                        self.spec.inner, self.spec.metric, self.store, i)
             for i, (s, w) in enumerate(zip(self.spec.subspaces, self.spec.widths))
         ]
+        self.compactor = Compactor(self.inners, self.spec.inner)
 
     def _parts(self, x: np.ndarray) -> list[np.ndarray]:
         return [x[:, a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
@@ -57,11 +59,17 @@ class LocalWorker(Worker):
         self.store.put(ids, parts)
         for inner, p in zip(self.inners, parts):
             inner.add(ids, np.ascontiguousarray(p))
+        self.compactor.note_write()
 
     def remove(self, ids) -> None:
         gone = self.store.drop(np.asarray(ids, np.int64))
         for inner in self.inners:
             inner.remove(gone)
+        self.compactor.note_write()
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until background compaction has nothing left to do (``Compactor.settle``)."""
+        return self.compactor.settle(timeout)
 
     def build(self, optimize: bool = False) -> None:
         for inner in self.inners:
@@ -113,13 +121,18 @@ class LocalWorker(Worker):
             inner.load(os.path.join(path, f"sub{s:03d}"))
 
     def stats(self) -> dict:
-        return {"subspaces": list(self.spec.subspaces), "widths": list(self.spec.widths),
-                "count": self.store.count, "inner": self.spec.inner.kind,
-                "graph": self.spec.inner.graph,
-                "index_bytes": int(sum(i.nbytes() for i in self.inners)),
-                "slice_bytes": int(sum(a.nbytes for a in self.store.arrays))}
+        out = {"subspaces": list(self.spec.subspaces), "widths": list(self.spec.widths),
+               "count": self.store.count, "inner": self.spec.inner.kind,
+               "graph": self.spec.inner.graph,
+               "index_bytes": int(sum(i.nbytes() for i in self.inners)),
+               "slice_bytes": int(sum(a.nbytes for a in self.store.arrays))}
+        if self.compactor.inners:  # segmented kinds: the first subspace's segments stand for all
+            out.update(self.compactor.inners[0].stats())
+            out["compaction"] = self.compactor.state()
+        return out
 
     def close(self) -> None:
+        self.compactor.close()
         for inner in self.inners:
             inner.close()
         if self._own_tmp:

@@ -104,7 +104,8 @@ class NgtInner:
         self.ngt_of[ids] = -1
         if self.unbuilt:  # NGT cannot remove an object that is not in the graph yet (WAL replay)
             self.build()
-        if self.optimized:  # ONNG: leave it in the graph, results are filtered by liveness
+        if self.optimized:  # ONNG: the node stays in the graph, mapped to no id (ids are reused)
+            self.gid_of[nids] = -1
             self.masked += len(ids)
             return
         for n in nids:

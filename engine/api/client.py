@@ -201,6 +201,11 @@ class Client:
         """count, dim, subspaces (S), metric, trained, wal_seq, ..., workers (per-worker state)."""
         return _to_dict(self._call(self._stub.IndexInfo, pb.IndexInfoRequest(), timeout))
 
+    def compact(self, *, timeout=_UNSET) -> list[dict]:
+        """Merge every worker's segments into one graph each now (``Index.compact``); returns the
+        workers' info after it. Pass a ``timeout`` that fits a whole rebuild."""
+        return _to_dict(self._call(self._stub.Compact, pb.CompactRequest(), timeout))["workers"]
+
     def save(self, *, timeout=_UNSET) -> int:
         """Checkpoint the index on the server; returns the WAL sequence number it covers."""
         return self._call(self._stub.Save, pb.SaveRequest(), timeout).wal_seq

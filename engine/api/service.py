@@ -18,7 +18,7 @@ from sanny.workers import LocalWorker
 from sanny.workers.deadline import deadline as worker_deadline
 from sanny.workers.errors import DeadlineExceeded, InvalidArgument
 
-from .. import validate
+from .. import compaction, validate
 from ..limits import Limits, MemoryBudget
 from . import status, wire
 from .handlers import check_alive, unary
@@ -41,8 +41,18 @@ def worker_infos(index) -> list[pb.WorkerInfo]:
             transport=str(st.get("transport") or getattr(w, "transport", None)
                           or ("local" if isinstance(w, LocalWorker) else type(w).__name__)),
             index_bytes=int(st.get("index_bytes", 0)), slice_bytes=int(st.get("slice_bytes", 0)),
-            error=str(st.get("degraded", ""))))  # a grid column serving with replicas down
+            error=str(st.get("degraded", "")),  # a grid column serving with replicas down
+            **_segment_fields(st)))
     return out
+
+
+def _segment_fields(st: dict) -> dict:
+    seg = compaction.summary([st])
+    if seg is None:
+        return {}
+    return {"segments": seg["segments"], "sealed_rows": seg["sealed_rows"], "deleted_rows": seg["deleted_rows"],
+            "growing_rows": seg["growing_rows"], "compaction": seg["compaction"],
+            "compaction_cpu_seconds": seg["compaction_cpu_seconds"]}
 
 
 class SannyService(pb_grpc.SannyServicer):
@@ -214,6 +224,11 @@ class SannyService(pb_grpc.SannyServicer):
             wal_seq=ix.seq, space_dim=cfg.space_dim, keep_vectors=cfg.keep_vectors,
             default_candidates=cfg.T, default_epsilon=cfg.epsilon, workers=worker_infos(ix),
             max_k=validate.MAX_K, max_candidates=validate.MAX_T)
+
+    @unary
+    def Compact(self, request, context):
+        self.index.compact()
+        return pb.CompactResponse(workers=worker_infos(self.index))
 
     @unary
     def Save(self, request, context):

@@ -159,7 +159,7 @@ class IndexInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WorkerInfo(_message.Message):
-    __slots__ = ("subspaces", "widths", "state", "error", "count", "inner", "transport", "index_bytes", "slice_bytes")
+    __slots__ = ("subspaces", "widths", "state", "error", "count", "inner", "transport", "index_bytes", "slice_bytes", "segments", "sealed_rows", "deleted_rows", "growing_rows", "compaction", "compaction_cpu_seconds")
     SUBSPACES_FIELD_NUMBER: _ClassVar[int]
     WIDTHS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -169,6 +169,12 @@ class WorkerInfo(_message.Message):
     TRANSPORT_FIELD_NUMBER: _ClassVar[int]
     INDEX_BYTES_FIELD_NUMBER: _ClassVar[int]
     SLICE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    SEALED_ROWS_FIELD_NUMBER: _ClassVar[int]
+    DELETED_ROWS_FIELD_NUMBER: _ClassVar[int]
+    GROWING_ROWS_FIELD_NUMBER: _ClassVar[int]
+    COMPACTION_FIELD_NUMBER: _ClassVar[int]
+    COMPACTION_CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
     subspaces: _containers.RepeatedScalarFieldContainer[int]
     widths: _containers.RepeatedScalarFieldContainer[int]
     state: WorkerState
@@ -178,7 +184,13 @@ class WorkerInfo(_message.Message):
     transport: str
     index_bytes: int
     slice_bytes: int
-    def __init__(self, subspaces: _Optional[_Iterable[int]] = ..., widths: _Optional[_Iterable[int]] = ..., state: _Optional[_Union[WorkerState, str]] = ..., error: _Optional[str] = ..., count: _Optional[int] = ..., inner: _Optional[str] = ..., transport: _Optional[str] = ..., index_bytes: _Optional[int] = ..., slice_bytes: _Optional[int] = ...) -> None: ...
+    segments: int
+    sealed_rows: int
+    deleted_rows: int
+    growing_rows: int
+    compaction: str
+    compaction_cpu_seconds: float
+    def __init__(self, subspaces: _Optional[_Iterable[int]] = ..., widths: _Optional[_Iterable[int]] = ..., state: _Optional[_Union[WorkerState, str]] = ..., error: _Optional[str] = ..., count: _Optional[int] = ..., inner: _Optional[str] = ..., transport: _Optional[str] = ..., index_bytes: _Optional[int] = ..., slice_bytes: _Optional[int] = ..., segments: _Optional[int] = ..., sealed_rows: _Optional[int] = ..., deleted_rows: _Optional[int] = ..., growing_rows: _Optional[int] = ..., compaction: _Optional[str] = ..., compaction_cpu_seconds: _Optional[float] = ...) -> None: ...
 
 class IndexInfoResponse(_message.Message):
     __slots__ = ("count", "dim", "subspaces", "metric", "trained", "wal_seq", "space_dim", "keep_vectors", "default_candidates", "default_epsilon", "workers", "max_k", "max_candidates")
@@ -209,6 +221,16 @@ class IndexInfoResponse(_message.Message):
     max_k: int
     max_candidates: int
     def __init__(self, count: _Optional[int] = ..., dim: _Optional[int] = ..., subspaces: _Optional[int] = ..., metric: _Optional[str] = ..., trained: _Optional[bool] = ..., wal_seq: _Optional[int] = ..., space_dim: _Optional[int] = ..., keep_vectors: _Optional[bool] = ..., default_candidates: _Optional[int] = ..., default_epsilon: _Optional[float] = ..., workers: _Optional[_Iterable[_Union[WorkerInfo, _Mapping]]] = ..., max_k: _Optional[int] = ..., max_candidates: _Optional[int] = ...) -> None: ...
+
+class CompactRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CompactResponse(_message.Message):
+    __slots__ = ("workers",)
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    workers: _containers.RepeatedCompositeFieldContainer[WorkerInfo]
+    def __init__(self, workers: _Optional[_Iterable[_Union[WorkerInfo, _Mapping]]] = ...) -> None: ...
 
 class SaveRequest(_message.Message):
     __slots__ = ()

@@ -110,6 +110,11 @@ class SannyStub:
                 request_serializer=sanny_dot_v1_dot_sanny__pb2.SaveRequest.SerializeToString,
                 response_deserializer=sanny_dot_v1_dot_sanny__pb2.SaveResponse.FromString,
                 _registered_method=True)
+        self.Compact = channel.unary_unary(
+                '/sanny.v1.Sanny/Compact',
+                request_serializer=sanny_dot_v1_dot_sanny__pb2.CompactRequest.SerializeToString,
+                response_deserializer=sanny_dot_v1_dot_sanny__pb2.CompactResponse.FromString,
+                _registered_method=True)
 
 
 class SannyServicer:
@@ -217,6 +222,14 @@ class SannyServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Compact(self, request, context):
+        """Merge every worker's segments into one graph each now, without their deleted rows (the
+        background compaction does the same on its own; this is the operator's call).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SannyServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -294,6 +307,11 @@ def add_SannyServicer_to_server(servicer, server):
                     servicer.Save,
                     request_deserializer=sanny_dot_v1_dot_sanny__pb2.SaveRequest.FromString,
                     response_serializer=sanny_dot_v1_dot_sanny__pb2.SaveResponse.SerializeToString,
+            ),
+            'Compact': grpc.unary_unary_rpc_method_handler(
+                    servicer.Compact,
+                    request_deserializer=sanny_dot_v1_dot_sanny__pb2.CompactRequest.FromString,
+                    response_serializer=sanny_dot_v1_dot_sanny__pb2.CompactResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -702,6 +720,33 @@ class Sanny:
             '/sanny.v1.Sanny/Save',
             sanny_dot_v1_dot_sanny__pb2.SaveRequest.SerializeToString,
             sanny_dot_v1_dot_sanny__pb2.SaveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Compact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sanny.v1.Sanny/Compact',
+            sanny_dot_v1_dot_sanny__pb2.CompactRequest.SerializeToString,
+            sanny_dot_v1_dot_sanny__pb2.CompactResponse.FromString,
             options,
             channel_credentials,
             insecure,

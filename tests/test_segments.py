@@ -1,0 +1,313 @@
+"""Segmented inner indexes (``hnsw``, ``hnsw_sq``, ``symqg``): a growing exact segment plus sealed
+graphs with delete bitmaps, checked against the exact oracle: merges, removes, replayed inserts,
+reused ids, background compaction, a remove during a compaction, save/load (and a save from
+before segments), ip, an Index."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from sanny.engine import Index, IndexConfig, InnerParams
+from sanny.workers import LocalWorker, SearchParams, WorkerSpec
+
+from conftest import EXACT, brute_force, clustered, keys_for, recall, subspace_recall
+
+WIDTHS = [40, 24]  # symqg pads to 64 inside: the zero columns must not change a distance
+DIM = sum(WIDTHS)
+KINDS = ["symqg", "hnsw"]
+
+
+def params(kind, **kw):
+    return InnerParams(kind=kind, hnsw_M=16, hnsw_ef_construction=100, threads=1, **kw)
+
+
+@pytest.fixture
+def worker(tmp_path):
+    made = []
+
+    def make(inner, metric="l2", name="w"):
+        w = LocalWorker(WorkerSpec([0, 1], list(WIDTHS), metric, inner), str(tmp_path / name))
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return clustered(2000, DIM, seed=30, n_clusters=12), clustered(30, DIM, seed=31, n_clusters=12)
+
+
+def shape(w):
+    """(rows of each sealed segment, their deleted counts, live growing rows) of subspace 0."""
+    st = w.inners[0].stats()
+    g = st["growing"]
+    return [s["rows"] for s in st["segments"]], [s["deleted"] for s in st["segments"]], g["rows"] - g["deleted"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_built_graph_agrees_with_the_exact_oracle_and_distances_are_exact(worker, data, kind):
+    X, Q = data
+    ids = np.arange(len(X), dtype=np.int64) * 3  # sparse ids: the graph's rows map back
+    w, ex = worker(params(kind, compact=False)), worker(EXACT, name="exact")
+    for x in (w, ex):
+        x.insert(ids, X)
+        x.build(True)
+    assert shape(w) == ([2000], [0], 0)  # built: one graph, nothing growing
+    got, gd = w.search(Q, 10, SearchParams(ef_search=200))
+    want, _ = ex.search(Q, 10, SearchParams())
+    assert subspace_recall(got, want) >= 0.95
+    for s, (a, b) in enumerate(((0, 40), (40, 64))):  # exact partials of the ids returned
+        x = X[got[s] // 3][..., a:b]
+        np.testing.assert_allclose(gd[s], ((x - Q[:, None, a:b]) ** 2).sum(-1), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_growing_rows_are_found_at_once_and_merged_without_duplicates(worker, data, kind):
+    X, Q = data
+    w = worker(params(kind, compact=False))
+    w.insert(np.arange(1500), X[:1500])
+    w.build(True)
+    w.insert(np.arange(1500, 2000), X[1500:])            # after the build: the growing segment
+    w.insert(np.arange(10), X[:10])                       # a replayed insert: replaces its row
+    w.build(False)                                        # what every write does: no merge
+    assert shape(w) == ([1500], [10], 510)
+    top, d = w.search(X[1500:1510], 1, SearchParams())
+    assert (top[:, :, 0] == np.arange(1500, 1510)).all() and np.allclose(d[:, :, 0], 0, atol=1e-4)
+    got, _ = w.search(Q, 20, SearchParams(ef_search=200))
+    assert all(len(set(row.tolist())) == 20 for row in got.reshape(-1, 20))  # no id twice
+    ex = worker(EXACT, name="exact")
+    ex.insert(np.arange(2000), X)
+    assert subspace_recall(got, ex.search(Q, 20, SearchParams())[0]) >= 0.95
+    w.build(True)
+    assert shape(w) == ([2000], [0], 0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_removed_ids_never_come_back_and_a_merge_drops_their_rows(worker, data, kind):
+    X, Q = data
+    w = worker(params(kind, compact=False))
+    w.insert(np.arange(1500), X[:1500])
+    w.build(True)
+    w.insert(np.arange(1500, 2000), X[1500:])
+    before, _ = w.search(Q, 10, SearchParams())
+    gone = np.unique(np.concatenate([before[:, :, :3].ravel(), np.arange(1500, 1600)]))
+    w.remove(gone)
+    after, d = w.search(Q, 10, SearchParams())
+    assert not np.isin(after, gone).any() and (after >= 0).all() and np.isfinite(d).all()
+    w.build(True)
+    assert shape(w) == ([2000 - len(gone)], [0], 0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_reused_id_answers_with_its_new_vector_only(worker, data, kind):
+    """Ids come back (the coordinator reuses them): the old row stays dead in its segment."""
+    X, Q = data
+    w = worker(params(kind, compact=False))
+    w.insert(np.arange(2000), X)
+    w.build(True)
+    far = X[:5] + 50.0
+    w.remove(np.arange(5))
+    w.insert(np.arange(5), far)                           # ids 0..4 now hold other vectors
+    top, d = w.search(X[:5], 3, SearchParams(ef_search=64))
+    assert not np.isin(top, np.arange(5)).any()           # their old vectors are gone
+    top, d = w.search(far, 1, SearchParams())
+    assert (top[:, :, 0] == np.arange(5)).all() and np.allclose(d[:, :, 0], 0, atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_background_compaction_seals_and_merges_into_one_graph(worker, data, kind):
+    X, Q = data
+    w = worker(params(kind, seal_rows=300, idle_seconds=3600))
+    for a in range(0, 2000, 100):
+        w.insert(np.arange(a, a + 100), X[a: a + 100])
+    w.remove(np.arange(0, 2000, 4))
+    assert w.settle(timeout=120)                          # treated as idle: everything merged
+    assert shape(w) == ([1500], [0], 0)
+    state = w.stats()["compaction"]
+    assert state["state"] == "idle" and state["steps"] >= 2 and state["error"] == ""
+    ex = worker(EXACT, name="exact")
+    ex.insert(np.arange(2000), X)
+    ex.remove(np.arange(0, 2000, 4))
+    got, _ = w.search(Q, 10, SearchParams(ef_search=200))
+    assert subspace_recall(got, ex.search(Q, 10, SearchParams())[0]) >= 0.95
+
+
+def test_few_vectors_make_an_exact_segment(worker, data):
+    X, Q = data
+    w, ex = worker(params("symqg")), worker(EXACT, name="exact")
+    for x in (w, ex):
+        x.insert(np.arange(100), X[:100])
+        x.build(True)
+    assert shape(w) == ([100], [0], 0)
+    assert type(w.inners[0].sealed[max(w.inners[0].sealed)].graph).__name__ == "ExactGraph"
+    got, gd = w.search(Q, 10, SearchParams())
+    want, wd = ex.search(Q, 10, SearchParams())
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(gd, wd, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_save_load_round_trip_keeps_segments_growing_rows_and_removals(worker, data, tmp_path, kind):
+    X, Q = data
+    w = worker(params(kind, compact=False), name="a")
+    w.insert(np.arange(1500), X[:1500])
+    w.build(True)
+    w.insert(np.arange(1500, 2000), X[1500:])
+    w.remove(np.arange(0, 2000, 7))
+    before = w.search(Q, 15, SearchParams())
+    w.save(str(tmp_path / "saved"))
+    w2 = worker(params(kind, compact=False), name="b")
+    w2.load(str(tmp_path / "saved"))
+    after = w2.search(Q, 15, SearchParams())
+    np.testing.assert_array_equal(after[0], before[0])
+    np.testing.assert_array_equal(after[1], before[1])
+    assert shape(w2) == shape(w)
+
+
+def test_a_save_from_before_segments_opens_with_its_masked_ids_dead(worker, data, tmp_path):
+    """The single-graph layout (``hnsw.faiss`` + ``hnswmap.npz``, removed ids masked by liveness,
+    a replayed insert twice in the graph) opens as one sealed segment with those rows dead."""
+    import faiss
+
+    X, Q = data
+    w = worker(params("hnsw", compact=False), name="a")
+    w.insert(np.arange(2000), X)
+    w.remove(np.arange(0, 2000, 5))
+    path = tmp_path / "old"
+    w.save(str(path))
+    for s, (a, b) in enumerate(((0, 40), (40, 64))):
+        d = path / f"sub{s:03d}"
+        for f in d.iterdir():
+            f.unlink()
+        index = faiss.IndexHNSWFlat(b - a, 16)
+        index.add(np.ascontiguousarray(np.concatenate([X[:, a:b], X[:3, a:b]])))
+        faiss.write_index(index, str(d / "hnsw.faiss"))
+        np.savez(d / "hnswmap.npz", gid_of=np.concatenate([np.arange(2000), np.arange(3)]), masked=np.array([400]))
+    w2 = worker(params("hnsw", compact=False), name="b")
+    w2.load(str(path))
+    assert shape(w2) == ([2003], [403], 0)                # removed ids and the older duplicates
+    got, _ = w2.search(Q, 10, SearchParams(ef_search=100))
+    assert not (got % 5 == 0).any() and (got >= 0).all()
+
+
+def test_inner_product_distances_are_minus_the_dot_product(worker, data):
+    X, Q = data
+    w = worker(params("symqg"), metric="ip")
+    w.insert(np.arange(2000), X)
+    w.build(True)
+    got, d = w.search(Q, 10, SearchParams(ef_search=200))
+    for s, (a, b) in enumerate(((0, 40), (40, 64))):
+        np.testing.assert_allclose(d[s], -(X[got[s]][..., a:b] * Q[:, None, a:b]).sum(-1), rtol=1e-4, atol=1e-3)
+    ex = worker(EXACT, metric="ip", name="exact")
+    ex.insert(np.arange(2000), X)
+    assert subspace_recall(got, ex.search(Q, 10, SearchParams())[0]) >= 0.9
+
+
+def test_a_remove_during_a_compaction_stays_removed(worker, data):
+    """The merge copies its rows, builds outside the lock, swaps in: ids removed (and reused)
+    while it builds are dead in the new segment, and a new row for a reused id survives."""
+    X, Q = data
+    w = worker(params("symqg", compact=False))
+    w.insert(np.arange(1000), X[:1000])
+    inner = w.inners[0]
+    started, release = threading.Event(), threading.Event()
+    real = inner.make_graph
+
+    def blocking(x, threads):
+        started.set()
+        release.wait()
+        return real(x, threads)
+
+    inner.make_graph = blocking
+    t = threading.Thread(target=inner.run, args=(inner.plan(idle=True), 1))
+    t.start()
+    assert started.wait(60)
+    w.remove(np.arange(10))                               # in the rows being built
+    w.insert(np.arange(5), X[:5] + 50.0)                  # ids 0..4 reused meanwhile
+    w.insert(np.arange(1000, 1100), X[1000:1100])         # new rows meanwhile
+    release.set()
+    t.join()
+    st = inner.stats()
+    assert [s["deleted"] for s in st["segments"]] == [10] and st["growing"]["rows"] == 105
+    got, _ = inner.search(np.ascontiguousarray(X[:10, :40]), 3, SearchParams(ef_search=64))
+    assert not np.isin(got, np.arange(5, 10)).any()       # removed ones stay removed
+    assert not np.isin(got, np.arange(5)).any()           # reused ids: only their new rows,
+    top, _ = inner.search(np.ascontiguousarray(X[:5, :40] + 50.0), 1, SearchParams())
+    np.testing.assert_array_equal(top[:, 0], np.arange(5))  # which are far from the old ones
+
+
+def test_index_with_symqg_inner_searches_and_reopens(tmp_path, data32):
+    X, Q = data32
+    ix = Index.create(str(tmp_path / "ix"), IndexConfig(dim=32, S=1, inner=params("symqg")))
+    ix.insert(keys_for(len(X)), X)
+    ix.build(True)
+    late = X[:50] + 100.0                                 # far from every query: growing rows
+    ix.insert(keys_for(50, "late"), late)
+    ix.remove(keys_for(5))
+    gt, _ = brute_force(Q, X, 10, live=np.arange(len(X)) >= 5)
+    keys, _ = ix.search(Q, 10, T=40)
+    assert recall([[int(k[1:]) for k in row] for row in keys], gt) >= 0.9
+    assert [row[0] for row in ix.search(late[:3], 1)[0]] == keys_for(3, "late")
+    ids, _ = ix.search_ids(Q, 10, T=40)
+    ix.close()
+    with Index.open(str(tmp_path / "ix")) as again:
+        np.testing.assert_array_equal(again.search_ids(Q, 10, T=40)[0], ids)
+
+
+P = InnerParams(seal_rows=100, merge_ratio=0.5, max_deleted=0.1)
+
+
+def test_merge_policy():
+    from sanny.workers.segments import plan
+
+    assert plan({}, {}, 50, 50, P, idle=False) is None                       # small growing: wait
+    assert plan({}, {}, 100, 100, P, idle=False).reason == "seal"            # full: seal it alone
+    assert plan({}, {}, 100, 100, P, idle=False).sources == ()
+    assert plan({}, {}, 0, 0, P, idle=True) is None                          # nothing at all
+    assert plan({1: 1000}, {1: 0}, 10, 10, P, idle=False) is None             # 10 < 0.5 * 1000
+    step = plan({1: 1000, 2: 300}, {1: 0, 2: 0}, 250, 260, P, idle=False)   # 550 >= 500: merge all
+    assert step.reason == "merge ratio" and step.sources == (1, 2) and step.upto == 260
+    assert plan({1: 1000}, {1: 200}, 0, 0, P, idle=False).reason == "deleted share"  # 200 >= 0.1 * 1200
+    assert plan({1: 1000}, {1: 50}, 0, 0, P, idle=False) is None              # 50 < 105
+    assert plan({1: 1000}, {1: 50}, 0, 0, P, idle=True).reason == "idle"      # idle: one clean graph
+    assert plan({1: 1000}, {1: 0}, 0, 0, P, idle=True) is None                # already one clean graph
+    assert plan({1: 1000}, {1: 0}, 0, 5, P, idle=True).reason == "idle"       # dead growing rows: dropped
+
+
+def test_coordinator_ids_are_reused_smallest_first_and_replay_gives_the_same(tmp_path):
+    from sanny.engine.store import VectorStore
+
+    st = VectorStore(4)
+    x = np.eye(4, dtype=np.float32)
+    assert st.add(["a", "b", "c", "d"], x).tolist() == [0, 1, 2, 3]
+    assert sorted(st.drop(["d", "b"]).tolist()) == [1, 3]
+    assert st.add(["e", "f", "g"], x[:3]).tolist() == [1, 3, 4]
+    assert st.keys[:5] == ["a", "e", "c", "f", "g"] and st.size == 5
+    np.testing.assert_array_equal(st.vectors[[1, 3, 4]], x[:3])
+    st.drop(["a"])
+    st.save(str(tmp_path))
+    again = VectorStore.load(str(tmp_path), 4, True)
+    assert again.add(["h"], x[:1]).tolist() == [0]        # the free ids come back from keys.json
+
+
+def test_an_index_under_upserts_keeps_its_stores_at_the_live_count(tmp_path, data32):
+    X, Q = data32
+    ix = Index.create(str(tmp_path / "ix"), IndexConfig(dim=32, S=2, inner=params("symqg", seal_rows=200)))
+    n = len(X)
+    ix.insert(keys_for(n), X)
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        sel = rng.choice(n, n // 3, replace=False)
+        ix.upsert([f"k{i}" for i in sel], X[sel])           # same keys, unchanged vectors
+    assert ix.store.size == n and all(w.store.size == n for w in ix.workers)
+    assert all(w.settle(timeout=120) for w in ix.workers)
+    assert all(w.stats()["segments"] == [{"rows": n, "deleted": 0}] for w in ix.workers)
+    gt, _ = brute_force(Q, X, 10)
+    keys, _ = ix.search(Q, 10, T=40)
+    assert recall([[int(k[1:]) for k in row] for row in keys], gt) >= 0.9
+    ix.close()

@@ -1,0 +1,302 @@
+"""``SegmentedInner``: one subspace's index as segments, so it keeps its speed, recall and size
+under upserts and removes (the shape of Lucene, Milvus and Qdrant).
+
+- The **growing** segment takes every insert: a contiguous copy of the new slices, scanned
+  exactly (BLAS), searchable at once; an insert costs a copy, not a graph insertion.
+- **Sealed** segments hold immutable static graphs (``graphs``: faiss HNSW, SymphonyQG, or an
+  exact copy when tiny), each with a delete bitmap by row.
+- ``where`` maps every live internal id to its one (segment, row); ids are reused by the
+  coordinator, so liveness is by row, never by id: a removed row stays dead even when its id
+  comes back in a newer segment.
+- **Compaction** (``plan`` / ``run``; a worker's ``Compactor`` runs it in the background, ``build``
+  in the foreground) rewrites segments without their dead rows: it copies the sources' live rows
+  under the lock, builds the new graph outside it (searches go on with the old segments), then
+  swaps it in, marking dead whatever was removed meanwhile. Nothing of it is durable until the
+  worker's next ``save``, so a crash at any point of a compaction loses nothing.
+
+Search: every segment's top-``T`` (over-fetching its dead count), merged into one top-``T``.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .arrays import grown
+from .base import InnerParams, SearchParams
+from .graphs import scan_rows
+from .kernels import SMALL_BATCH, topk_rows
+
+GROWING = 0  # the growing segment's serial; sealed segments count from 1
+
+
+@dataclass
+class Segment:
+    serial: int
+    graph: object
+    gid_of: np.ndarray  # int64 [rows]: internal id of each row
+    dead: np.ndarray = field(default=None)  # bool [rows]
+    n_dead: int = 0
+
+    def __post_init__(self):
+        if self.dead is None:
+            self.dead = np.zeros(len(self.gid_of), bool)
+        self.n_dead = int(self.dead.sum())
+
+    @property
+    def live(self) -> int:
+        return len(self.gid_of) - self.n_dead
+
+
+@dataclass(frozen=True)
+class Step:
+    """One compaction: merge ``sources`` (sealed serials) with the growing rows before ``upto``."""
+
+    sources: tuple
+    upto: int
+    reason: str
+
+
+def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerParams, idle: bool):
+    """The merge policy, a pure function of segment sizes. ``live``/``dead``: rows by sealed serial.
+    Returns ``Step`` or None. Merges aim at one graph: every extra segment costs a whole graph
+    search (its hops barely shrink with its size) and growing rows an exact scan."""
+    big = max(live, key=live.get) if live else None
+    big_live = live[big] if big is not None else 0
+    pending = sum(live.values()) - big_live + growing_rows + sum(dead.values())  # rows a merge would fix
+    everything = Step(tuple(sorted(live)), growing_rows, "")
+    if big is not None and dead[big] >= p.max_deleted * max(1, big_live + dead[big]):
+        return Step(everything.sources, growing_rows, "deleted share")
+    if big is not None and pending >= p.merge_ratio * big_live and len(live) + (growing_rows > 0) > 1:
+        return Step(everything.sources, growing_rows, "merge ratio")
+    if growing_rows >= p.seal_rows:
+        return Step((), growing_rows, "seal")
+    if idle and pending > 0:
+        return Step(everything.sources, growing_rows, "idle")
+    return None
+
+
+class SegmentedInner:
+    """Growing + sealed segments over one subspace; ``make_graph(x, threads)`` builds a sealed
+    segment's graph from its rows, ``load_graph(path, n)`` reads one back."""
+
+    def __init__(self, make_graph, load_graph, width: int, params: InnerParams, metric: str, store, s: int,
+                 load_legacy=None):
+        self.make_graph, self.load_graph, self._load_legacy = make_graph, load_graph, load_legacy
+        self.width, self.p, self.metric, self.store, self.s = width, params, metric, store, s
+        self._lock = threading.Lock()        # structure: segments, growing arrays, where
+        self._build_lock = threading.Lock()  # one compaction at a time
+        self.sealed: dict[int, Segment] = {}
+        self._serial = GROWING
+        self.g_ids = np.zeros(1024, np.int64)
+        self.g_x = np.zeros((1024, width), np.float32)
+        self.g_dead = np.zeros(1024, bool)
+        self.g_n = self.g_ndead = 0
+        self.where_seg = np.full(1024, -1, np.int32)
+        self.where_row = np.zeros(1024, np.int32)
+        self._removed_during: list | None = None  # ids removed while a compaction builds
+        self.merges = 0
+        self.merge_seconds = 0.0
+        self.merging = ""  # the reason of the compaction in progress (background or build)
+
+    @property
+    def threads(self) -> int:
+        return self.p.threads or os.cpu_count() or 1
+
+    # -- writes --------------------------------------------------------------------------
+    def _place(self, ids: np.ndarray, serial: int, rows: np.ndarray) -> None:
+        need = int(ids.max()) + 1
+        self.where_seg = grown(self.where_seg, need, fill=-1)
+        self.where_row = grown(self.where_row, need)
+        self.where_seg[ids], self.where_row[ids] = serial, rows
+
+    def add(self, ids, x) -> None:
+        if len(ids) == 0:
+            return
+        ids = np.asarray(ids, np.int64)
+        with self._lock:
+            n = self.g_n
+            if n + len(ids) > len(self.g_ids):  # new arrays, never shifted: searches read the old
+                self.g_ids, self.g_x = grown(self.g_ids, n + len(ids), n), grown(self.g_x, n + len(ids), n)
+                self.g_dead = grown(self.g_dead, n + len(ids), n)
+            self.g_ids[n: n + len(ids)] = ids
+            self.g_x[n: n + len(ids)] = x
+            self.g_dead[n: n + len(ids)] = False
+            self.g_n = n + len(ids)
+            self._place(ids, GROWING, np.arange(n, n + len(ids)))
+
+    def remove(self, ids) -> None:
+        ids = np.asarray(ids, np.int64)
+        with self._lock:
+            ids = ids[(ids >= 0) & (ids < len(self.where_seg))]
+            serial = self.where_seg[ids]
+            ids, serial = ids[serial >= 0], serial[serial >= 0]
+            rows = self.where_row[ids]
+            for sv in np.unique(serial):
+                r = rows[serial == sv]
+                if sv == GROWING:
+                    self.g_dead[r] = True
+                    self.g_ndead += len(r)
+                else:
+                    seg = self.sealed[int(sv)]
+                    seg.dead[r] = True
+                    seg.n_dead += len(r)
+            self.where_seg[ids] = -1
+            if self._removed_during is not None:
+                self._removed_during.append(ids)
+
+    # -- compaction ----------------------------------------------------------------------
+    def plan(self, idle: bool = False) -> Step | None:
+        with self._lock:
+            return plan({k: s.live for k, s in self.sealed.items()}, {k: s.n_dead for k, s in self.sealed.items()},
+                        self.g_n - self.g_ndead, self.g_n, self.p, idle)
+
+    def run(self, step: Step, threads: int) -> bool:
+        """One compaction: build a graph over the sources' live rows, swap it in. False when the
+        segments changed under the plan (another compaction ran first) and nothing was done."""
+        import time
+
+        with self._build_lock:
+            t0 = time.perf_counter()
+            with self._lock:
+                if any(s not in self.sealed for s in step.sources) or step.upto > self.g_n:
+                    return False
+                parts = [self.sealed[s].gid_of[~self.sealed[s].dead] for s in step.sources]
+                parts.append(self.g_ids[: step.upto][~self.g_dead[: step.upto]])
+                gid = np.concatenate(parts)
+                x = self.store.arrays[self.s][gid]  # copied now: a reused id may overwrite its row later
+                self._removed_during = []
+                self.merging = step.reason or "merge"
+            try:
+                graph = self.make_graph(x, threads) if len(gid) else None
+            except BaseException:
+                with self._lock:
+                    self._removed_during = None
+                    self.merging = ""
+                raise
+            with self._lock:
+                self.merging = ""
+                gone = np.concatenate(self._removed_during) if self._removed_during else np.zeros(0, np.int64)
+                self._removed_during = None
+                for s in step.sources:
+                    del self.sealed[s]
+                self._drop_growing_prefix(step.upto)
+                if graph is not None:
+                    self._serial += 1
+                    seg = Segment(self._serial, graph, gid, np.isin(gid, gone))
+                    self.sealed[seg.serial] = seg
+                    keep = ~seg.dead
+                    self._place(gid[keep], seg.serial, np.nonzero(keep)[0])
+                self.merges += 1
+                self.merge_seconds += time.perf_counter() - t0
+            return True
+
+    def _drop_growing_prefix(self, upto: int) -> None:
+        """The growing rows after ``upto`` become its rows from 0 (new arrays: searches may hold
+        the old ones); their ``where`` rows move with them."""
+        rest = self.g_n - upto
+        cap = max(1024, rest)
+        ids, x, dead = self.g_ids[upto: self.g_n], self.g_x[upto: self.g_n], self.g_dead[upto: self.g_n]
+        self.g_ids, self.g_x, self.g_dead = grown(ids.copy(), cap, rest), grown(x.copy(), cap, rest), grown(dead.copy(), cap, rest)
+        self.g_n, self.g_ndead = rest, int(dead.sum())
+        alive = ~dead
+        if alive.any():
+            self._place(ids[alive], GROWING, np.nonzero(alive)[0])
+
+    def build(self, optimize: bool = False) -> None:
+        """``optimize`` (``Index.build()``, ``compact``, bulk loads): everything into one graph now,
+        with every thread. Without it (the call after every write) nothing: the growing segment
+        already makes new rows searchable."""
+        if not optimize:
+            return
+        while True:
+            step = self.plan(idle=True)
+            if step is None or self.run(Step(step.sources, step.upto, "build"), self.threads):
+                if step is None or self.plan(idle=True) is None:
+                    return
+
+    # -- reads ---------------------------------------------------------------------------
+    def search(self, q, T: int, params: SearchParams):
+        m = len(q)
+        q = np.ascontiguousarray(q, np.float32)
+        with self._lock:
+            segs = list(self.sealed.values())
+            n, ids_g, x_g, dead_g, nd = self.g_n, self.g_ids, self.g_x, self.g_dead, self.g_ndead
+        threads = 1 if m <= SMALL_BATCH else self.threads
+        found = []
+        for seg in segs:
+            size = min(T + min(seg.n_dead, T), len(seg.gid_of))
+            rows, d = seg.graph.search(q, size, max(params.ef_search or T, size), threads)
+            ok = rows >= 0
+            r = np.where(ok, rows, 0)
+            if seg.n_dead:
+                ok &= ~seg.dead[r]
+            found.append((np.where(ok, seg.gid_of[r], -1), np.where(ok, d, np.inf).astype(np.float32, copy=False)))
+        if n - nd > 0:
+            rows, d = scan_rows(q, x_g[:n], min(T, n - nd), self.metric, dead=dead_g[:n] if nd else None)
+            found.append((np.where(rows >= 0, ids_g[np.maximum(rows, 0)], -1), d))
+        if not found:
+            return np.full((m, T), -1, np.int64), np.full((m, T), np.inf, np.float32)
+        if len(found) == 1 and found[0][0].shape[1] == T and not (segs and segs[0].n_dead):
+            return found[0]  # one clean list: already sorted and live
+        gid = np.concatenate([g for g, _ in found], axis=1)
+        d = np.concatenate([x for _, x in found], axis=1)
+        cols, out = topk_rows(d, T)
+        return np.where(cols >= 0, np.take_along_axis(gid, np.maximum(cols, 0), 1), -1), out
+
+    # -- state ---------------------------------------------------------------------------
+    def stats(self) -> dict:
+        with self._lock:
+            segs = sorted(self.sealed.values(), key=lambda s: -s.live)
+            return {"segments": [{"rows": len(s.gid_of), "deleted": s.n_dead} for s in segs],
+                    "growing": {"rows": self.g_n, "deleted": self.g_ndead},
+                    "merges": self.merges, "merge_seconds": round(self.merge_seconds, 3)}
+
+    def save(self, path: str) -> None:
+        with self._lock:
+            segs = sorted(self.sealed.values(), key=lambda s: s.serial)
+            dead = [s.dead.copy() for s in segs]
+            g = self.g_ids[: self.g_n][~self.g_dead[: self.g_n]].copy()
+        for seg, dd in zip(segs, dead):
+            base = os.path.join(path, f"seg-{seg.serial}")
+            seg.graph.save(base)
+            np.savez(base + ".npz", gid_of=seg.gid_of, dead=dd)
+        np.savez(os.path.join(path, "segments.npz"), serials=np.array([s.serial for s in segs], np.int64),
+                 growing=g, next=np.array([self._serial], np.int64))
+
+    def load(self, path: str) -> None:
+        if self._load_legacy is not None and not os.path.exists(os.path.join(path, "segments.npz")):
+            return self._load_legacy(self, path)
+        with np.load(os.path.join(path, "segments.npz")) as z:
+            serials, growing, nxt = z["serials"], z["growing"].copy(), int(z["next"][0])
+        sealed = {}
+        for sv in serials:
+            base = os.path.join(path, f"seg-{int(sv)}")
+            with np.load(base + ".npz") as z:
+                gid_of, dead = z["gid_of"].copy(), z["dead"].copy()
+            sealed[int(sv)] = Segment(int(sv), self.load_graph(base, len(gid_of)), gid_of, dead)
+        self.adopt(sealed, growing, nxt)
+
+    def adopt(self, sealed: dict, growing: np.ndarray, serial: int) -> None:
+        """Replace the state: ``sealed`` segments and the ``growing`` ids (rows from the store)."""
+        with self._lock:
+            self.sealed, self._serial = sealed, serial
+            self.g_n = self.g_ndead = 0
+            self.where_seg = np.full(max(1024, self.store.size), -1, np.int32)
+            self.where_row = np.zeros(len(self.where_seg), np.int32)
+            for seg in sealed.values():
+                keep = ~seg.dead
+                if keep.any():
+                    self._place(seg.gid_of[keep], seg.serial, np.nonzero(keep)[0])
+        self.add(growing, self.store.arrays[self.s][growing])
+
+    def nbytes(self) -> int:
+        with self._lock:
+            return int(sum(s.graph.nbytes() + s.gid_of.nbytes + s.dead.nbytes for s in self.sealed.values())
+                       + self.g_x.nbytes + self.g_ids.nbytes + self.where_seg.nbytes + self.where_row.nbytes)
+
+    def close(self) -> None:
+        with self._build_lock:  # a compaction in flight finishes first
+            pass
