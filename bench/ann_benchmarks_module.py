@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .algorithms.sanny_algo import Sanny as _SannyAlgo
+from .metrics import rss_bytes
 
 try:  # inside ann-benchmarks
     from ann_benchmarks.algorithms.base.module import BaseANN
@@ -26,12 +27,8 @@ except ImportError:
 
         def get_memory_usage(self) -> float | None:
             """Resident memory in kB (ann-benchmarks' unit)."""
-            try:
-                import psutil
-                return psutil.Process().memory_info().rss / 1024
-            except ImportError:
-                with open("/proc/self/status") as f:
-                    return next(float(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            rss = rss_bytes()
+            return None if rss is None else rss / 1024
 
         def get_additional(self) -> dict:
             return {}

@@ -20,11 +20,6 @@ def _modes(s: str) -> list[str]:
     return out
 
 
-def _argv() -> list[str]:
-    """This command's arguments with absolute paths cut to their file names."""
-    return [os.path.basename(a) if os.path.isabs(a) else a for a in sys.argv[1:]]
-
-
 def run_churn_bench(dataset: str, out: str, *, inner=("symqg", "hnsw"), modes=("embedded", "grpc2"), n: int = 30000,
                     cycles: int = 20, share: float = 0.1, burst: float = 2.0, settle: float = 60.0, step: float = 5.0,
                     repeats: int = 3, queries: int = 1000, singles: int = 200, batch: int = 1000, fresh_every: int = 5,
@@ -51,7 +46,7 @@ def run_churn_bench(dataset: str, out: str, *, inner=("symqg", "hnsw"), modes=("
                         "S": 1, "inner": list(inner), "modes": list(modes), "seed": seed,
                         "burst_vectors": burst_vectors},
            "rows": [], "notes": notes,
-           "provenance": {**provenance.collect(dataset), "argv": _argv()}}
+           "provenance": provenance.collect(dataset)}
     opts = {"n": n, "cycles": cycles, "share": share, "burst": burst, "settle": settle, "step": step,
             "repeats": repeats, "singles": singles, "batch": batch, "fresh_every": max(1, fresh_every), "k": k,
             "settle_timeout": settle_timeout, "seed": seed, "burst_vectors": burst_vectors}
@@ -127,6 +122,9 @@ def register(subparsers) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from .churn_report import NAMES, render
+    from .plot import require
+
+    require()  # matplotlib, before the run rather than at its first plot
 
     if args.compare:
         from .churn_compare import write

@@ -213,12 +213,10 @@ def markdown(doc: dict) -> str:
 def plot(doc: dict, path: str) -> None:
     """Recall, batch QPS ratio, RSS and directory per cycle (fresh builds as markers), and the
     burst timeline's batch QPS ratio."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .plot import figure
 
     rows = doc["rows"]
-    fig = Figure(figsize=(15, 8), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = figure(figsize=(15, 8), layout="constrained")
     ax = fig.subplots(2, 3).ravel()
     for i, (inner, mode) in enumerate(runs(rows)):
         c, lab = f"C{i % 10}", f"{inner}/{mode}"

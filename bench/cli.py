@@ -101,6 +101,9 @@ def main(args: argparse.Namespace) -> int:
     # unless the caller chose otherwise (recorded in each row's provenance)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from . import run_bench
+    from .plot import require
+
+    require()  # matplotlib, before the run rather than at its first plot
 
     if not os.path.isfile(args.dataset):
         print(f"error: dataset {args.dataset!r} not found", file=sys.stderr)

@@ -72,16 +72,22 @@ def exact_ground_truth(train: np.ndarray, test: np.ndarray, metric: str, k: int 
     return np.concatenate(out_i), np.concatenate(out_d)
 
 
+def file_metric(f, path: str) -> str:
+    """The ``distance`` attribute of an open ann-benchmarks file (euclidean when absent)."""
+    metric = f.attrs.get("distance", "euclidean")
+    metric = metric.decode() if isinstance(metric, bytes) else str(metric)
+    if metric not in METRICS:
+        raise ValueError(f"{path}: unsupported distance {metric!r} (supported: {METRICS})")
+    return metric
+
+
 def load(path: str, prefix: int | None = None) -> Dataset:
     """Read an ann-benchmarks file; ``prefix=n`` keeps ``train[:n]`` with new exact ground truth."""
     import h5py
 
     name = os.path.splitext(os.path.basename(path))[0]
     with h5py.File(path, "r") as f:
-        metric = f.attrs.get("distance", "euclidean")
-        metric = metric.decode() if isinstance(metric, bytes) else str(metric)
-        if metric not in METRICS:
-            raise ValueError(f"{path}: unsupported distance {metric!r} (supported: {METRICS})")
+        metric = file_metric(f, path)
         full = len(f["train"])
         n = full if prefix is None or prefix >= full else int(prefix)
         if n < 1:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .datasets import METRICS, normalize
+from .datasets import file_metric, normalize
 
 PATHS = ("embedded", "grpc", "vald")
 CALL_TIMEOUT = 600.0  # s; a client deadline far above any one batch
@@ -49,10 +49,7 @@ def load(path: str, n: int | None = None, queries: int | None = None) -> Data:
     import h5py
 
     with h5py.File(path, "r") as f:
-        metric = f.attrs.get("distance", "euclidean")
-        metric = metric.decode() if isinstance(metric, bytes) else str(metric)
-        if metric not in METRICS:
-            raise ValueError(f"{path}: unsupported distance {metric!r} (supported: {METRICS})")
+        metric = file_metric(f, path)
         train = np.asarray(f["train"][:n], np.float32)
         test = np.asarray(f["test"][:queries], np.float32)
     if metric == "angular":

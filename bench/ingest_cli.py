@@ -1,5 +1,5 @@
 """``sanny bench-ingest``: ingest rate (embedded / gRPC / Vald) and single-query latency quiet vs
-busy neighbours (issue 12); see :mod:`.ingest` and :mod:`.ingest_latency`. Writes ingest.json,
+busy neighbours; see :mod:`.ingest` and :mod:`.ingest_latency`. Writes ingest.json,
 then ingest.md and ingest.png from it (``--report-only`` redoes those two from the JSON)."""
 from __future__ import annotations
 
@@ -116,6 +116,9 @@ def register(subparsers) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from .ingest_report import NAMES, render
+    from .plot import require
+
+    require()  # matplotlib, before the run rather than at its first plot
 
     if args.report_only:
         if not os.path.isfile(os.path.join(args.out, NAMES[0])):

@@ -3,7 +3,7 @@
 Each repeat measures ``Index.search_ids(q[None], k)`` over the test queries, one at a time,
 first with nothing else started by us, then with N busy-loop child processes (pure-Python
 ``while True: pass``) that are started, confirmed spinning, and always stopped by PID
-afterwards. The figure of merit is p90 busy / p90 quiet (issue 12: at most 2x).
+afterwards. The figure of merit is p90 busy / p90 quiet (the target: at most 2x).
 """
 from __future__ import annotations
 

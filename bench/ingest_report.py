@@ -9,7 +9,7 @@ import os
 log = logging.getLogger(__name__)
 
 NAMES = ("ingest.json", "ingest.md", "ingest.png")
-P90_TARGET = 2.0  # issue 12: p90 with busy neighbours at most 2x the quiet one
+P90_TARGET = 2.0  # the target: p90 with busy neighbours at most 2x the quiet one
 
 
 def _s(sp: dict | None, fmt: str) -> str:
@@ -38,7 +38,7 @@ def markdown(doc: dict) -> str:
     out += ["", "## Single-query latency, quiet vs busy neighbours", "",
             f"`Index.search_ids(q[None], k)` over {s['queries']} test queries, one per call, after the "
             f"embedded build; then again with {s['busy']} busy-loop processes (started and stopped by "
-            f"PID by the command). Target (issue 12): p90 busy / p90 quiet <= {P90_TARGET:g}. The peer row "
+            f"PID by the command). Target: p90 busy / p90 quiet <= {P90_TARGET:g}. The peer row "
             "is faiss HNSW over the same vectors timed the same way: what the machine does to any search.", "",
             "| inner | recall@k | quiet p50 / p90 / p99 ms | busy p50 / p90 / p99 ms | p90 busy/quiet | target |",
             "|---|---:|---:|---:|---:|---|"]
@@ -68,11 +68,9 @@ def _bars(ax, labels, spreads, color):
 def plot(doc: dict, path: str) -> None:
     """Left: ingest vectors/s per (inner, path), bars at the median, whiskers min-max. Right:
     single-query p50 / p90 / p99 per inner kind, quiet and busy (medians over the repeats)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .plot import figure
 
-    fig = Figure(figsize=(12, 4.8), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = figure(figsize=(12, 4.8), layout="constrained")
     ax = fig.add_subplot(1, 2, 1)
     rows = doc["ingest"]
     _bars(ax, [f"{r['inner']}\n{r['path']}" for r in rows], [r["rate"] for r in rows],

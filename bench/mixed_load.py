@@ -2,20 +2,17 @@
 probability ``read`` else a one-key upsert (a WAL fsync). Prints searches/s and writes/s.
 
 Clients run as threads of the server's process (the old harness: they share its interpreter) or
-in their own processes, as real clients do. ``engine_path`` re-creates the engine as it was
-before each step for a same-run comparison: writes holding the search lock through their WAL
-fsync (old), sequenced writes, and sequenced writes with concurrent searches batched (new).
+in their own processes, as real clients do.
 
     python -m sanny.bench.mixed_load --n 5000 --dim 128 --S 4 --clients 8 --seconds 15 --repeats 3
 
 ``--target NAME=HOST:PORT[,PID]`` (repeatable) drives servers that already run instead, in turn
 within every repeat: e.g. an older checkout's server beside this one, both started by
-``bench/mixed_serve.py`` on the vectors ``--save-data`` wrote, for a same-run ratio.
+``experiments/mixed_serve.py`` on the vectors ``--save-data`` wrote, for a same-run ratio.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import json
 import multiprocessing as mp
@@ -34,26 +31,6 @@ from sanny.engine.api.server import run_server
 
 from . import procs, provenance
 from .synthetic import clustered
-
-
-@contextlib.contextmanager
-def _serialised_writes(index):
-    """Writes hold the search lock for their whole duration (fsync included), as before."""
-    originals = {m: getattr(index, m) for m in ("insert", "upsert", "update", "remove")}
-
-    def wrap(fn):
-        def locked(*a, **kw):
-            with index._lock:
-                return fn(*a, **kw)
-        return locked
-
-    for m, fn in originals.items():
-        setattr(index, m, wrap(fn))
-    try:
-        yield
-    finally:
-        for m, fn in originals.items():
-            setattr(index, m, fn)
 
 
 START_WAIT = 120.0  # s: bound on waiting for every client to connect
@@ -139,23 +116,6 @@ def run(index, clients: int, seconds: float, processes: bool = False, **kw) -> d
         return load(f"127.0.0.1:{port}", index.config.dim, clients, seconds, processes=processes, **kw)
 
 
-@contextlib.contextmanager
-def engine_path(index, name: str):
-    """The engine's write/search path as it was before each step, for a same-run comparison."""
-    serial = _serialised_writes(index) if name == "serialised" else contextlib.nullcontext()
-    index._coalescer.enabled = name == "batched"
-    try:
-        with serial:
-            yield
-    finally:
-        index._coalescer.enabled = True
-
-
-PATHS = {"serialised": "writes hold the search lock, one search at a time (old)",
-         "sequenced": "writes sequenced, one search at a time",
-         "batched": "writes sequenced, concurrent searches batched (new)"}
-
-
 def _target(spec: str) -> tuple[str, str, int | None]:
     """``NAME=HOST:PORT[,PID]`` -> (name, address, server pid or None)."""
     name, _, rest = spec.partition("=")
@@ -166,10 +126,10 @@ def _target(spec: str) -> tuple[str, str, int | None]:
 
 
 def table(rows: dict, title: str) -> str:
-    """The printed table: per (clients in, engine path or server) the median (min-max) over runs,
+    """The printed table: per (clients in, server) the median (min-max) over runs,
     and searches/s as a multiple of the first row's, paired repeat by repeat (median, min-max):
     rows measured in turn within each repeat share the machine's state of that moment."""
-    out = [title, f"{'clients in':10} {'engine path / server':54} {'searches/s':>22} {'writes/s':>9} {'p50 ms':>7} "
+    out = [title, f"{'clients in':10} {'server':54} {'searches/s':>22} {'writes/s':>9} {'p50 ms':>7} "
                   f"{'p99 ms':>7} {'errors':>6} {'CPU ms/request: server client':>30} {'x first row':>19}"]
     first = next(iter(rows.values()), [])
     for (mode, path), rs in rows.items():
@@ -222,7 +182,7 @@ def main(argv=None, module: str = __spec__.name) -> None:
                     help="clients as threads of the server's process (the old harness) or their own processes")
     ap.add_argument("--out", help="directory for mixed-load.json (every run) and mixed-load.md (the table)")
     ap.add_argument("--report", metavar="DIR", help="only re-render DIR/mixed-load.md from its json")
-    ap.add_argument("--save-data", metavar="NPY", help="only write the --n x --dim vectors (for bench/mixed_serve.py)")
+    ap.add_argument("--save-data", metavar="NPY", help="only write the --n x --dim vectors (for experiments/mixed_serve.py)")
     ap.add_argument("--target", type=_target, action="append", default=[], metavar="NAME=HOST:PORT[,PID]",
                     help="drive already-running servers instead (each holding --dim vectors), in turn in "
                          "every repeat; PID: the server's process, for its CPU per request")
@@ -251,7 +211,7 @@ def main(argv=None, module: str = __spec__.name) -> None:
 
 
 def _in_process(args, rows: dict) -> str:
-    """Every engine path, one index and server in this process; returns the table's title."""
+    """One index and server in this process; returns the table's title."""
     modes = ["threads", "processes"] if args.clients_in == "both" else [args.clients_in]
     x = clustered(args.n, args.dim, seed=0)
     with tempfile.TemporaryDirectory() as d:
@@ -260,11 +220,9 @@ def _in_process(args, rows: dict) -> str:
         index.build()
         for _ in tqdm(range(args.repeats), desc="repeats"):
             for mode in modes:
-                for path in PATHS:
-                    with engine_path(index, path):
-                        r = run(index, args.clients, args.seconds, processes=mode == "processes", read=args.read,
-                                max_requests=args.max_requests)
-                    rows.setdefault((mode, PATHS[path]), []).append(r)
+                r = run(index, args.clients, args.seconds, processes=mode == "processes", read=args.read,
+                        max_requests=args.max_requests)
+                rows.setdefault((mode, "this engine, in process"), []).append(r)
         index.close(save=False)
     return f"{args.clients} clients, {args.n} x {args.dim}, S={args.S}, {args.inner}; median (min-max) of {args.repeats}"
 

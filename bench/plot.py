@@ -1,16 +1,37 @@
 """Recall-QPS Pareto plots (``pareto.png``) and, for prefix runs, scaling with n (``scaling.png``).
 
 Uses ``matplotlib.figure.Figure`` with the Agg canvas directly: no pyplot, no global backend
-switch at import.
+switch at import. matplotlib is the ``plot`` extra: :func:`figure` says so when it is missing.
 """
 from __future__ import annotations
 
 import logging
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 log = logging.getLogger(__name__)
+
+
+class PlotUnavailable(RuntimeError):
+    """matplotlib (the ``plot`` extra) is not installed."""
+
+
+def require() -> None:
+    """Fail before a long run, not at its first plot, when matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as e:
+        raise PlotUnavailable("plots need matplotlib: pip install 'sanny[plot]'") from e
+
+
+def figure(**kw):
+    """A ``matplotlib.figure.Figure`` on the Agg canvas (``kw``: Figure's arguments)."""
+    require()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kw)
+    FigureCanvasAgg(fig)
+    return fig
+
 
 _ORDER = ("sanny", "ngt", "hnsw", "hnsw_sq", "ivfpq_fs", "usearch", "scann", "symqg", "flat")
 
@@ -45,8 +66,7 @@ def pareto_plot(rows: list[dict], path: str, k: int = 10) -> None:
     fronts = [r for ds in datasets for a in algos for key in ("qps_batch", "qps_single")
               for r in frontier([r for r in rows if r["dataset"] == ds and r["algorithm"] == a], key)]
     left = max(0.0, min((r["recall"] for r in fronts), default=0.0) - 0.02)
-    fig = Figure(figsize=(12, 4.5 * len(datasets)), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = figure(figsize=(12, 4.5 * len(datasets)), layout="constrained")
     axes = fig.subplots(len(datasets), 2, squeeze=False)
     for i, ds in enumerate(datasets):
         mine = [r for r in rows if r["dataset"] == ds]
@@ -98,8 +118,7 @@ def scaling_plot(rows: list[dict], path: str, threshold: float = 0.95) -> None:
     """Build time, ingest rate, memory and batch QPS at recall >= ``threshold`` against n
     (for each algorithm, the fastest setting reaching the threshold at that n)."""
     algos = _algos(rows)
-    fig = Figure(figsize=(12, 8.5), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = figure(figsize=(12, 8.5), layout="constrained")
     axes = fig.subplots(2, 2).ravel()
     panels = (("build_s", "build time (s)"), ("ingest", "ingest rate (vectors / build second)"),
               ("memory_mb", "memory (MB: RSS growth, else index size)"), ("qps", f"batch QPS at recall ≥ {threshold}"))

@@ -97,10 +97,27 @@ def sha256(path: str, cache: str = CACHE) -> str:
     return known[key]
 
 
+def portable(argv: list[str], root: str = _ROOT) -> list[str]:
+    """A command line that points nowhere outside the repository: an absolute path inside the
+    checkout becomes relative to it, any other absolute path its file name (a dataset is
+    identified by its file name and ``dataset_sha256``). ``--opt=/path`` is handled too."""
+    root = os.path.abspath(root)
+
+    def one(arg: str) -> str:
+        opt, eq, value = arg.partition("=") if arg.startswith("-") else ("", "", arg)
+        if not os.path.isabs(value):
+            return arg
+        value = os.path.normpath(value)
+        inside = os.path.commonpath([root, value]) == root
+        return opt + eq + (os.path.relpath(value, root) if inside else os.path.basename(value) or value)
+
+    return [one(a) for a in argv]
+
+
 def collect(dataset_path: str | None = None) -> dict:
     """Everything above for one run (computed once, copied into each row under ``provenance``)."""
     out = {**git_state(), "versions": versions(), "threads": threads(), "cpu": cpu(),
-           "platform": platform.platform(), "argv": sys.argv[1:],
+           "platform": platform.platform(), "argv": portable(sys.argv[1:]),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     if dataset_path:
         out["dataset_file"] = os.path.basename(dataset_path)

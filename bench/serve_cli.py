@@ -59,6 +59,9 @@ def register(subparsers) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from .serve_load import run_serve_bench
+    from .plot import require
+
+    require()  # matplotlib, before the run rather than at its first plot
 
     if not os.path.isfile(args.dataset):
         print(f"error: dataset {args.dataset!r} not found", file=sys.stderr)

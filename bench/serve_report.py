@@ -47,15 +47,13 @@ def markdown(rows: list[dict]) -> str:
 
 def plot(rows: list[dict], path: str) -> None:
     """One panel per request size; groups of bars by clients, one bar per mode and re-rank."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .plot import figure
 
     sizes = sorted({r["request"] for r in rows})
     series = list(dict.fromkeys((r["mode"], r["rerank"]) for r in rows))
     clients = sorted({r["clients"] for r in rows})
     modes = list(dict.fromkeys(m for m, _ in series))
-    fig = Figure(figsize=(6 * len(sizes), 4.5), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = figure(figsize=(6 * len(sizes), 4.5), layout="constrained")
     width = 0.8 / max(1, len(series))
     for p, size in enumerate(sizes):
         ax = fig.add_subplot(1, len(sizes), p + 1)

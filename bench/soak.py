@@ -13,7 +13,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 
@@ -23,25 +22,8 @@ from sanny.engine import Index, IndexConfig, InnerParams
 from sanny.engine.wal import repair
 from sanny.workers.errors import IndexCorrupt, StorageFull, WriteFailed
 
-
-DIM = 8
-CHILD = """
-import sys, threading, numpy as np
-from sanny.engine import Index
-ix = Index.open(sys.argv[1]); start = int(sys.argv[2]); out = threading.Lock()
-def vec(i): return np.random.default_rng(i).normal(size=(1, 8)).astype(np.float32)
-def writer(t):
-    for i in range(start + t, start + 200000, 2):
-        ix.insert([f"k{i}"], vec(i))
-        with out:
-            sys.stdout.write(f"{i}\\n"); sys.stdout.flush()
-ts = [threading.Thread(target=writer, args=(t,)) for t in range(2)]
-[t.start() for t in ts]; [t.join() for t in ts]
-"""
-
-
-def vec(i: int) -> np.ndarray:
-    return np.random.default_rng(i).normal(size=(1, DIM)).astype(np.float32)
+from . import soak_children as children
+from .soak_children import DIM, vec
 
 
 @dataclass
@@ -83,7 +65,7 @@ def crash_loop(work: str, rounds: int, seed: int = 0) -> Row:
     row, acked, start = Row(f"coordinator SIGKILL x{rounds}"), [], 0
     for _ in range(rounds):
         want = int(rng.integers(5, 60))
-        p = subprocess.Popen([sys.executable, "-c", CHILD, root, str(start)], stdout=subprocess.PIPE,
+        p = subprocess.Popen(children.command("writer", root, start), stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True)
         got = []
         for line in p.stdout:  # bounded: the child writes at most 200,000 keys
@@ -196,23 +178,6 @@ def wal_flips(work: str, trials: int, seed: int = 0) -> Row:
     return row
 
 
-REOPEN_CHILD = """
-import os, sys, threading, numpy as np
-from sanny.engine import Index, IndexConfig
-root, n, every = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-ix = Index.create(root, IndexConfig(dim=128, S=4))
-auto = ix.start_checkpoints(records=every)
-x = np.random.default_rng(0).standard_normal((n, 128)).astype(np.float32)
-def writer(t):
-    for i in range(t, n, 8):
-        ix.insert([f"k{i}"], x[i:i + 1])
-ts = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
-[t.start() for t in ts]; [t.join() for t in ts]
-sys.stdout.write(f"{auto.count}\\n"); sys.stdout.flush()
-os._exit(0)  # a crash: no close, no final checkpoint
-"""
-
-
 def reopen_after_crash(work: str, records: int, every: int = 1_000) -> Row:
     """``records`` one-key inserts (8 writer threads, 128-d, S=4, faiss HNSW) into an index with
     automatic checkpoints every ``every`` records, a crash, then ``Index.open``: how long it
@@ -220,7 +185,7 @@ def reopen_after_crash(work: str, records: int, every: int = 1_000) -> Row:
     import time
 
     root = os.path.join(work, "reopen")
-    out = subprocess.run([sys.executable, "-c", REOPEN_CHILD, root, str(records), str(every)],
+    out = subprocess.run(children.command("checkpointed", root, records, every),
                          capture_output=True, text=True, check=True).stdout.split()
     checkpoints = int(out[-1])  # the child's last line (check=True: it ran to its end)
     t0 = time.perf_counter()

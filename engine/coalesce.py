@@ -43,7 +43,6 @@ class Coalescer:
 
     def __init__(self, max_rows: int = 256):
         self.max_rows = int(max_rows)
-        self.enabled = True
         self.batches = 0        # batches run
         self.joined = 0         # searches that ran in a batch with others
         lock = threading.Lock()
@@ -53,8 +52,6 @@ class Coalescer:
         self._busy = False
 
     def run(self, key, q: np.ndarray, fn):
-        if not self.enabled:
-            return fn(q)
         job = _Job(key, q, fn)
         with self._cv:
             self._pending.append(job)

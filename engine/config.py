@@ -78,8 +78,8 @@ class IndexConfig:
 def auto_pca_dim(dim: int) -> int:
     """``pca_dim=-1``: no PCA up to 128 dims (a graph over them is already cheap), else about a
     third of the dimension, at least 64 and at most 192 (384-d sentence embeddings -> 128,
-    2048-d CNN features -> 192: the measured best single-graph settings at recall 0.95-0.99,
-    issue 12). The exact re-rank on the full vectors restores what the projection loses."""
+    2048-d CNN features -> 192: the measured best single-graph settings at recall 0.95-0.99
+    on the shared sets). The exact re-rank on the full vectors restores what the projection loses."""
     if dim <= 128:
         return 0
     return int(min(192, max(64, 32 * round(dim / 3 / 32))))

@@ -27,6 +27,7 @@ from .sequencer import Sequencer
 from .pca import PCA
 from .split import Layout, assign, group
 from .store import VectorStore
+from .locks import StateLock
 from .wal import PUT, WriteAheadLog
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class Durable:
         self.root = root
         self._lockfile = lock_dir(root, lambda: IndexCorrupt(f"{root!r} is already open in another process"))
         self._factory = worker_factory or local_factory
-        self._lock = threading.RLock()        # state: searches, and each write's short apply
+        self._lock = StateLock()              # state: searches, and each write's short apply
         self._write_lock = threading.RLock()  # writers' checks + seq + WAL write (no fsync); take before _lock
         self._seq = Sequencer(0)
         self._coalescer = Coalescer()  # concurrent searches run as batches (``engine.coalesce``)
@@ -49,8 +50,10 @@ class Durable:
         self.layout: Layout | None = None
         self.workers: list = []
         self.columns: list[np.ndarray] = []  # worker i's columns of the (projected) space
+        self.query_columns: list = []  # the same, None where that is the whole space (Layout.query_columns)
         self._dirty = False
-        self.last_stats: dict = {}
+        self.last_stats: dict = {}  # counts of the last search (``record_search``)
+        self._params_cache: dict = {}  # (epsilon, ef_search) -> SearchParams (``Index._search_params``)
         self.journal = Journal(os.path.join(root, "wal.log"), self._worker_slices)
 
     @property
@@ -122,6 +125,7 @@ class Durable:
     def _set_layout(self, layout: Layout) -> None:
         self.layout = layout
         self.columns = [layout.worker_columns(w) for w in range(len(layout.groups))]
+        self.query_columns = [layout.query_columns(w, self.config.space_dim) for w in range(len(layout.groups))]
         self.workers = []
         for w, subs in enumerate(layout.groups):
             spec = WorkerSpec(subs, layout.worker_widths(w), self.config.metric, self.config.inner)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sanny.workers import LocalWorker, SearchParams
-from sanny.workers.errors import AlreadyExists, InvalidArgument, NotFound
+from sanny.workers.errors import AlreadyExists, InvalidArgument, NotFound, WorkerUnavailable
 
 from . import compaction, pipeline, validate
 from .durability import Durable
@@ -40,7 +40,9 @@ class Queries:
 
 
 class Index(Durable):
-    """A Sanny index living in a directory. Thread-safe (one lock; searches batch internally)."""
+    """A Sanny index living in a directory. Thread-safe: a write lock orders writers (checks,
+    seq, WAL write), a state lock guards what searches read (each write's apply); concurrent
+    searches batch internally (``docs/ARCHITECTURE.md``, "Locks and the write contract")."""
 
     # -- access for the service, Vald facade and tune ------------------------------------
     def prepare_queries(self, queries, field: str = "queries") -> Queries:
@@ -92,6 +94,11 @@ class Index(Durable):
         if not self.trained:
             raise InvalidArgument("index", "this configuration (PCA / balanced) needs train(sample) before inserts")
 
+        if mode != "insert" and self.config.keep_vectors:
+            keys, x = self._changed(keys, x)
+            if not keys:
+                return
+
         def check(present):
             if mode == "insert":
                 dup = next((k for k in keys if present(k)), None)
@@ -101,6 +108,21 @@ class Index(Durable):
                 _require(keys, present)
 
         self._log_and_apply(PUT, keys, x, check)
+
+    def _changed(self, keys: list[str], x: np.ndarray):
+        """The rows of an upsert / update that change something: a key stored with exactly this
+        vector already is a write that changes nothing, so it is not logged or sent (a burst of
+        unchanged re-registrations costs no churn). A concurrent write of the same key is ordered
+        after this one, which is linearizable: the two overlap."""
+        with self._lock:
+            ids = self.store.lookup(keys)
+            same = ids >= 0
+            if same.any():
+                same[same] = (self.store.vectors[ids[same]] == x[same]).all(axis=1)
+        if not same.any():
+            return keys, x
+        keep = np.flatnonzero(~same)
+        return [keys[i] for i in keep], x[keep]
 
     def insert(self, keys, vectors) -> None:
         """Add new keys; AlreadyExists if any is present (nothing is written then)."""
@@ -141,7 +163,11 @@ class Index(Durable):
 
     def compact(self) -> dict | None:
         """The operator's merge (``sanny compact``, the ``Compact`` RPC): ``build()``, then the
-        segments summary after it (None for kinds without segments)."""
+        segments summary after it (None for kinds without segments). A degraded grid defers it:
+        ``WorkerUnavailable`` naming what is down, before any worker starts a merge (live
+        workers still compact in the background on their own)."""
+        if blocked := [b for b in (w.save_blocker() for w in self.workers) if b]:
+            raise WorkerUnavailable("compaction deferred: " + "; ".join(blocked))
         self.build(True)
         return compaction.summary(self.worker_stats())
 
@@ -212,7 +238,7 @@ class Index(Durable):
                     ids, dd = pipeline.search(self, qs, k, T, params, prune, adaptive, T_max, candidates, R)
                 return ids, dd, (self.keys_of(ids) if with_keys else ids)
 
-        if self._lock._is_owned():  # a search from inside a write or save: no batch may wait for us
+        if self._lock.held():  # a search from inside a write or save: no batch may wait for us
             ids, dd, keys = run(q)
         else:
             key = (k, T, params, prune, adaptive, T_max, candidates, R, with_keys)
@@ -221,13 +247,17 @@ class Index(Durable):
 
     def _search_params(self, epsilon: float, ef_search: int) -> SearchParams:
         """One ``SearchParams`` per (epsilon, ef_search), built once (searches never change it)."""
-        cache = self.__dict__.setdefault("_params_cache", {})
+        cache = self._params_cache
         p = cache.get((epsilon, ef_search))
         if p is None:
             if len(cache) >= 64:  # many distinct epsilons: start over rather than grow
                 cache.clear()
             p = cache[(epsilon, ef_search)] = SearchParams(epsilon=epsilon, ef_search=ef_search)
         return p
+
+    def record_search(self, queries: int, T: int, union: int, scored: int) -> None:
+        """The pipeline's counts of the search just run (``last_stats``; under the state lock)."""
+        self.last_stats = {"queries": queries, "T": T, "union": union, "scored": scored}
 
     def info(self) -> dict:
         with self._lock:

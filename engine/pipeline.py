@@ -55,7 +55,7 @@ def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: 
     qs = yq[:, : cfg.space_dim]
     if candidates == "lead":
         return _lead(ix, q, qs, k, T, params, prune)
-    cols = _columns(ix)
+    cols = ix.query_columns
     parts = ix.fan_out(lambda w, i: w.search(_block(qs, cols[i]), T, params))
     if len(parts) == 1:
         ids, dists = parts[0]
@@ -87,19 +87,8 @@ def search_once(ix, q: np.ndarray, k: int, T: int, params: SearchParams, prune: 
         ids, dd = rerank.top_k(cand, np.asarray(d, np.float32), k)
         scored = None
     union = cand.size if complete else int((cand >= 0).sum())
-    ix.last_stats = {"queries": len(q), "T": T, "union": union, "scored": union if scored is None else scored}
+    ix.record_search(len(q), T, union, union if scored is None else scored)
     return ids, dd, tau
-
-
-def _columns(ix) -> list:
-    """Per worker, its columns of the split space, or None when they are all of them in order
-    (the query block itself goes: no gathered copy). Cached for the index's layout."""
-    cached = ix.__dict__.get("_pipeline_columns")
-    if cached is None or cached[0] is not ix.columns:
-        width = ix.config.space_dim
-        cols = [None if len(c) == width and np.array_equal(c, np.arange(width)) else c for c in ix.columns]
-        cached = ix._pipeline_columns = (ix.columns, cols)
-    return cached[1]
 
 
 def _block(qs: np.ndarray, cols) -> np.ndarray:
@@ -127,7 +116,7 @@ def _lead(ix, q, qs, k, T, params, prune):
         g0 = len(ix.layout.groups[0])
         own = dists[0] if g0 == 1 and exact_partials(cfg.inner.kind) else None
         out, dd, scored = rerank.progressive(cand, own, score, k, prune)
-    ix.last_stats = {"queries": len(q), "T": T, "union": int((cand >= 0).sum()), "scored": scored}
+    ix.record_search(len(q), T, int((cand >= 0).sum()), scored)
     return out, dd, tau
 
 

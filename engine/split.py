@@ -71,6 +71,12 @@ class Layout:
         """The columns worker ``w`` receives, in the order of its subspaces."""
         return np.array([c for s in self.groups[w] for c in self.columns[s]], np.int64)
 
+    def query_columns(self, w: int, width: int) -> np.ndarray | None:
+        """:meth:`worker_columns`, or None when they are the whole ``width``-wide space in order
+        (the search then sends the query block as it is: no gathered copy)."""
+        cols = self.worker_columns(w)
+        return None if len(cols) == width and np.array_equal(cols, np.arange(width)) else cols
+
     def worker_widths(self, w: int) -> list[int]:
         return [len(self.columns[s]) for s in self.groups[w]]
 

@@ -2,8 +2,10 @@
 
 Ids are dense and reused: a new key takes the smallest free id (one a removed or replaced key
 gave back), else the next one, so every array indexed by id (here and in every worker's slices)
-stays as long as the most keys ever live at once, however many upserts and removes go by. The
-choice depends only on the sequence of writes, so a WAL replay hands out the same ids.
+stays as long as the most keys ever live at once, however many upserts and removes go by. An id a
+write drops becomes free only when the next write starts: writes apply one at a time, so by then
+every worker has been sent the removal, and no search can meet an id that a worker still holds
+for its old vector while the store already names a new key for it.
 Workers index their slices by id; their segments keep liveness by row, so a reused id is never
 confused with the row it had before. ``keep_vectors=False`` keeps keys only: the distributed
 re-rank mode, where workers hold the data and the coordinator adds up partial distances.
@@ -33,6 +35,7 @@ class VectorStore:
         self.live = np.zeros(capacity, bool)
         self.vectors = np.zeros((capacity if keep_vectors else 0, dim), np.float32)
         self.free: list[int] = []  # heap of ids below size with no key
+        self.limbo: list[int] = []  # dropped by the last write: free from the next one on
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -76,10 +79,14 @@ class VectorStore:
         self.space[start:end], self.resid[start:end] = y, resid
 
     def drop(self, keys: list[str]) -> np.ndarray:
-        ids = np.array([self.ids.pop(k) for k in keys if k in self.ids], np.int64)
-        for i in ids.tolist():
-            self.keys[i] = None
+        """The first step of every write: the previous write's dropped ids become free (its
+        removals have reached the workers), this one's wait for the next write."""
+        for i in self.limbo:
             heapq.heappush(self.free, i)
+        ids = np.array([self.ids.pop(k) for k in keys if k in self.ids], np.int64)
+        self.limbo = ids.tolist()
+        for i in self.limbo:
+            self.keys[i] = None
         self.live[ids] = False
         return ids
 

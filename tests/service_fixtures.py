@@ -104,6 +104,16 @@ def make_index(path, worker_factory=None, **cfg) -> Index:
     return Index.create(str(path), IndexConfig(**cfg), worker_factory=worker_factory)
 
 
+@pytest.fixture
+def proxied(tmp_path):
+    """An index of 50 rows on :class:`ProxyWorker` workers (hold / delay / down per test),
+    closed without saving after the test."""
+    ix = make_index(tmp_path / "idx", worker_factory=ProxyWorker)
+    ix.insert(keys(50), data(50))
+    yield ix
+    ix.close(save=False)
+
+
 @contextlib.contextmanager
 def served(index, **kw):
     """``run_server`` on a free loopback port with a short grace; yields the port."""

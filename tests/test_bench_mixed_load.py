@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sanny.bench.mixed_load import PATHS, engine_path, run
+from sanny.bench.mixed_load import run
 
 from conftest import keys_for
 
@@ -27,28 +27,20 @@ def test_mixed_load_counts_every_request_and_writes_land(make_index, data32, pro
     assert len(present) == r["write"]  # a client's upsert keys are distinct within 40 requests
 
 
-def test_engine_paths_switch_batching_and_restore_it(make_index):
-    ix = make_index(dim=8, S=2)
-    for path in PATHS:
-        with engine_path(ix, path):
-            assert ix._coalescer.enabled == (path == "batched")
-            assert (ix.insert.__name__ == "locked") == (path == "serialised")
-    assert ix._coalescer.enabled and ix.insert.__name__ == "insert"
-
-
 def test_a_running_server_as_target_with_its_cpu_and_a_rerendered_report(tmp_path):
-    """``--save-data`` + ``bench/mixed_serve.py`` + ``--target``: the harness drives a server in
+    """``--save-data`` + ``experiments/mixed_serve.py`` + ``--target``: the harness drives a server in
     another process, reads that process's CPU, and the report is rendered again from the json."""
     import json
     import os
     import subprocess
     import sys
 
+    from experiments import mixed_serve
     from sanny.bench import mixed_load
 
     npy = tmp_path / "x.npy"
     mixed_load.main(["--save-data", str(npy), "--n", "300", "--dim", "16"])
-    serve = os.path.join(os.path.dirname(mixed_load.__file__), "mixed_serve.py")
+    serve = mixed_serve.__file__
     srv = subprocess.Popen([sys.executable, serve, str(npy), "--S", "2"], stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, text=True)
     try:
@@ -83,13 +75,14 @@ def test_null_server_is_the_servicer_with_an_engine_that_does_nothing(tmp_path):
     import subprocess
     import sys
 
+    from experiments import mixed_serve
     from sanny.bench import mixed_load
     from sanny.engine.api.client import Client
     from sanny.workers.errors import InvalidArgument
 
     npy = tmp_path / "x.npy"
     mixed_load.main(["--save-data", str(npy), "--n", "300", "--dim", "16"])
-    serve = os.path.join(os.path.dirname(mixed_load.__file__), "mixed_serve.py")
+    serve = mixed_serve.__file__
     srv = subprocess.Popen([sys.executable, serve, str(npy), "--S", "2", "--null"], stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, text=True)
     try:
@@ -134,14 +127,14 @@ def test_table_gives_each_row_as_a_multiple_of_the_first_paired_by_repeat():
 
 
 def test_same_run_serves_old_new_and_the_ceiling_and_drives_them_in_turn(tmp_path, monkeypatch):
-    """``python -m sanny.bench.mixed_same_run``: three servers in their own processes (here
+    """``python -m experiments.mixed_same_run``: three servers in their own processes (here
     the "old" one is this checkout too), driven in turn, stopped after; the report names the
     command that made it."""
     import json
     import subprocess
     import sys
 
-    from sanny.bench import mixed_same_run
+    from experiments import mixed_same_run
 
     started = []
     real = subprocess.Popen
@@ -164,4 +157,4 @@ def test_same_run_serves_old_new_and_the_ceiling_and_drives_them_in_turn(tmp_pat
     assert all(r["errors"] == 0 and r["search"] > 0 and r["server_cpu_ms"] > 0 for v in rows.values() for r in v)
     assert "--null" in started[2].args and len(started) == 3
     assert all(p.returncode == 0 for p in started)  # each stopped cleanly when its stdin closed
-    assert "`python -m sanny.bench.mixed_same_run --old-python" in (out / "mixed-load.md").read_text()
+    assert "`python -m experiments.mixed_same_run --old-python" in (out / "mixed-load.md").read_text()

@@ -81,3 +81,26 @@ def test_cli_report_and_compare(tmp_path, capsys):
     assert "| toy | sanny | 0.90 | 1,234 | 2,468 | 2.00 |" in text
     with pytest.raises(SystemExit):
         main(["bench-compare", a, str(tmp_path / "missing")])
+
+
+def test_commands_point_inside_the_repository(tmp_path):
+    """Paths in a command line: inside the checkout relative to it, outside it their file name
+    (the dataset is told apart by its recorded sha256); relative ones as given."""
+    from sanny.bench.provenance import _ROOT, portable
+
+    inside = os.path.join(_ROOT, "bench", "scale_grid.json")
+    argv = ["bench", "/data/sets/toy.hdf5", "--out", "/home/u/runs/r/", "--grid", inside,
+            "--grid=" + inside, "--out=/home/u/x", "rel/dir", "-k", "10"]
+    assert portable(argv) == ["bench", "toy.hdf5", "--out", "r", "--grid", os.path.join("bench", "scale_grid.json"),
+                              "--grid=" + os.path.join("bench", "scale_grid.json"), "--out=x", "rel/dir", "-k", "10"]
+    old = _row("sanny", 0.93, 1234.0)  # a row written before commands were made portable
+    old["provenance"] = {**old["provenance"], "argv": ["bench", "/data/sets/toy.hdf5", "--out", "/home/u/runs/r"]}
+    md = report.build_report([_write(str(tmp_path / "r"), [old])], str(tmp_path / "BENCH.md"))
+    assert "sanny bench toy.hdf5 --out r\n" in md and "/home/u" not in md and "/data/sets" not in md
+
+
+def test_collected_provenance_has_a_portable_command(monkeypatch):
+    from sanny.bench import provenance
+
+    monkeypatch.setattr(provenance.sys, "argv", ["sanny", "bench", "/data/sets/toy.hdf5", "--out", "/home/u/r"])
+    assert provenance.collect()["argv"] == ["bench", "toy.hdf5", "--out", "r"]

@@ -1,7 +1,7 @@
-"""bench.split_check: best S>=2 vs best S=1 per recall threshold, from rows.jsonl."""
+"""experiments.split_check: best S>=2 vs best S=1 per recall threshold, from rows.jsonl."""
 import json
 
-from sanny.bench.split_check import best, table
+from experiments.split_check import best, table
 
 
 def _row(S, T, recall, batch, single, mode="union"):

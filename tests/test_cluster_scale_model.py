@@ -1,4 +1,4 @@
-"""bench/scale_model + scale_fit on fixed constants and tiny inputs: the model's arithmetic, the
+"""experiments/scale_model + scale_fit on fixed constants and tiny inputs: the model's arithmetic, the
 fits and the validation plumbing, not this machine's speed (no timed assertions)."""
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from sanny.bench import scale_fit, scale_model
-from sanny.bench.scale_fit import T, coord_features, fit, hop_features, residuals, sub_features
-from sanny.bench.scale_model import compare, groups_of, predict, within
+from experiments import scale_fit, scale_model
+from experiments.scale_fit import T, coord_features, fit, hop_features, residuals, sub_features
+from experiments.scale_model import compare, groups_of, predict, within
 
 SUB = [1e-5, 3e-7, 2e-6, 1e-7, 5e-7]            # a + a' w + L (b + c w) + e L log2(s)
 COORD = [1e-4, 1e-5, 2e-5, 1e-8, 1e-10, 3e-5, 4e-6]

@@ -129,7 +129,9 @@ def test_a_grpc_worker_killed_mid_merge_is_caught_up_with_nothing_lost(tmp_path)
     w = WorkerProcess(tmp_path / "w0")
     try:
         factory = factory_from_config({"workers": {"transport": "grpc", "addresses": [w.address]}})
-        cfg = IndexConfig(dim=32, S=1, inner=InnerParams(kind="symqg", compact=False, threads=1))
+        # a deliberately slow graph build (wide construction beam): the merge runs for seconds
+        cfg = IndexConfig(dim=32, S=1, inner=InnerParams(kind="symqg", compact=False, threads=1,
+                                                         hnsw_ef_construction=1500))
         ix = Index.create(str(tmp_path / "ix"), cfg, worker_factory=factory)
         ix.insert(keys[:20000], x[:20000])
         ix.save()
@@ -149,7 +151,6 @@ def test_a_grpc_worker_killed_mid_merge_is_caught_up_with_nothing_lost(tmp_path)
         w.kill()
         t.join(GUARD_S)
         w.start()                                       # same data dir and port: its last save
-        assert ix.wait_compaction(timeout=GUARD_S) or True
         want = {k: i for i, k in enumerate(keys[:20000])}
         want.update({k: 20000 + i for i, k in enumerate(keys[:5000])})
         for k in keys[5000:6000]:
@@ -160,7 +161,7 @@ def test_a_grpc_worker_killed_mid_merge_is_caught_up_with_nothing_lost(tmp_path)
         assert (got[:, 0] == np.array(sample)).mean() >= 0.98
         assert not np.isin(ix.search(x[5000:6000], 5, T=50)[0], keys[5000:6000]).any()
         ix.close()
-        assert merging or not errors  # when the merge finished first, the kill hit an idle worker
+        assert merging and errors  # the kill hit the merge, and the operator's compact failed
     finally:
         w.stop()
 
@@ -238,7 +239,7 @@ def test_writes_and_searches_through_background_merges_stay_consistent(tmp_path)
     assert ix.wait_compaction(timeout=GUARD_S)
     seg = ix.segments()
     assert seg["segments"] == 2 and seg["deleted_rows"] == 0 and seg["growing_rows"] == 0  # one per subspace
-    assert len(ix) == len(want) and ix.store.size <= 2000
+    assert len(ix) == len(want) and ix.store.size <= 2000 + 60  # one write (60 keys) above the most ever live
     keys = sorted(want)
     got, _ = ix.search(x[[want[k] for k in keys]], 1, T=50)
     assert (got[:, 0] == np.array(keys)).mean() >= 0.99

@@ -1,4 +1,4 @@
-"""``python -m sanny.bench.grid_memory`` end to end on a tiny generated dataset: an R=2 x S=2 grid
+"""``python -m experiments.grid_memory`` end to end on a tiny generated dataset: an R=2 x S=2 grid
 of 4 `sanny worker` processes, each in its own network namespace, answers exactly like the
 embedded process (exact inner index), every worker holds 1/4 of the slices, the memory figures
 are there, the outputs are written, and every process and namespace it made is gone.
@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from sanny.bench.demo import make_features, write_hdf5
-from sanny.bench.grid_memory import main
+from experiments.grid_memory import main
 from sanny.bench.netns import SUBNET, unavailable
 from sanny.bench.procs import descendants
 

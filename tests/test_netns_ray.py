@@ -1,5 +1,5 @@
 """Ray nodes as network-namespace hosts: ``ray start --head`` in one namespace and ``ray start
---address=HEAD`` in two others, each node its own address (bench/netns_ray.py), the coordinator
+--address=HEAD`` in two others, each node its own address (experiments/netns_ray.py), the coordinator
 (a Ray driver) in the head's namespace. Actors pinned by node (``[workers] nodes``) run on the
 nodes named; in a 2-shard x 2-replica grid each cell's replicas (a STRICT_SPREAD placement group)
 run on two different nodes; both indexes answer exactly as the embedded engine. Every process started is stopped by PID.
@@ -19,7 +19,8 @@ import pytest
 pytest.importorskip("ray")
 
 from sanny.bench.netns import Lab, LabUnavailable  # noqa: E402
-from sanny.bench.netns_ray import RayUnavailable, start_ray  # noqa: E402
+from experiments import netns_ray  # noqa: E402
+from experiments.netns_ray import RayUnavailable, start_ray  # noqa: E402
 from sanny.bench.procs import alive  # noqa: E402
 
 WAIT = 300.0  # bound on the coordinator's run; never reached when things work
@@ -44,7 +45,7 @@ def test_ray_nodes_in_namespaces():
         except RayUnavailable as e:
             pytest.skip(f"Ray nodes do not start in network namespaces here: {e}")
         hosts = [lab.address(i) for i in range(3)]
-        run = subprocess.run(["ip", "netns", "exec", lab.ns(0), sys.executable, "-m", "sanny.bench.netns_ray",
+        run = subprocess.run(["ip", "netns", "exec", lab.ns(0), sys.executable, netns_ray.__file__,
                               "--address", head, "--nodes", ",".join(hosts[1:]), "--index", os.path.join(tmp, "ix")],
                              env={**os.environ, **lab.env}, capture_output=True, text=True, timeout=WAIT)
         assert run.returncode == 0, run.stderr[-3000:]

@@ -263,20 +263,28 @@ P = InnerParams(seal_rows=100, merge_ratio=0.5, max_deleted=0.1)
 
 
 def test_merge_policy():
-    from sanny.workers.segments import plan
+    from sanny.workers.merge_policy import plan
 
     assert plan({}, {}, 50, 50, P, idle=False) is None                       # small growing: wait
     assert plan({}, {}, 100, 100, P, idle=False).reason == "seal"            # full: seal it alone
     assert plan({}, {}, 100, 100, P, idle=False).sources == ()
+    assert plan({}, {}, 40, 100, P, idle=False).reason == "vacuum"          # 60 of 100 rewritten
+    assert plan({}, {}, 40, 100, P, idle=False).upto == 0
     assert plan({}, {}, 0, 0, P, idle=True) is None                          # nothing at all
     assert plan({1: 1000}, {1: 0}, 10, 10, P, idle=False) is None             # 10 < 0.5 * 1000
-    step = plan({1: 1000, 2: 300}, {1: 0, 2: 0}, 250, 260, P, idle=False)   # 550 >= 500: merge all
-    assert step.reason == "merge ratio" and step.sources == (1, 2) and step.upto == 260
+    step = plan({1: 1000, 2: 300}, {1: 0, 2: 0}, 20, 20, P, idle=False)     # 320 < 500
+    assert step is None
+    step = plan({1: 1000, 2: 300}, {1: 0, 2: 0}, 250, 260, P, idle=False)   # 560 >= 500, but first:
+    assert step.reason == "seal" and step.sources == ()                     # 260 growing rows sealed
+    step = plan({1: 1000, 2: 300, 3: 260}, {1: 0, 2: 0, 3: 0}, 10, 10, P, idle=False)
+    assert step.reason == "merge ratio" and step.sources == (1, 2, 3) and step.upto == 10
     assert plan({1: 1000}, {1: 200}, 0, 0, P, idle=False).reason == "deleted share"  # 200 >= 0.1 * 1200
     assert plan({1: 1000}, {1: 50}, 0, 0, P, idle=False) is None              # 50 < 105
     assert plan({1: 1000}, {1: 50}, 0, 0, P, idle=True).reason == "idle"      # idle: one clean graph
     assert plan({1: 1000}, {1: 0}, 0, 0, P, idle=True) is None                # already one clean graph
     assert plan({1: 1000}, {1: 0}, 0, 5, P, idle=True).reason == "idle"       # dead growing rows: dropped
+    step = plan({1: 0, 2: 800}, {1: 1000, 2: 0}, 10, 10, P, idle=False)     # all of 1 deleted
+    assert step.reason == "drop" and step.sources == (1,) and step.upto == 0
 
 
 def test_coordinator_ids_are_reused_smallest_first_and_replay_gives_the_same(tmp_path):
@@ -284,11 +292,14 @@ def test_coordinator_ids_are_reused_smallest_first_and_replay_gives_the_same(tmp
 
     st = VectorStore(4)
     x = np.eye(4, dtype=np.float32)
+    st.drop([])
     assert st.add(["a", "b", "c", "d"], x).tolist() == [0, 1, 2, 3]
     assert sorted(st.drop(["d", "b"]).tolist()) == [1, 3]
-    assert st.add(["e", "f", "g"], x[:3]).tolist() == [1, 3, 4]
-    assert st.keys[:5] == ["a", "e", "c", "f", "g"] and st.size == 5
-    np.testing.assert_array_equal(st.vectors[[1, 3, 4]], x[:3])
+    assert st.add(["e"], x[:1]).tolist() == [4]           # the same write: 1 and 3 are not free yet
+    st.drop([])                                           # the next write frees them
+    assert st.add(["f", "g", "h"], x[:3]).tolist() == [1, 3, 5]
+    assert st.keys[:6] == ["a", "f", "c", "g", "e", "h"] and st.size == 6
+    np.testing.assert_array_equal(st.vectors[[1, 3, 5]], x[:3])
     st.drop(["a"])
     st.save(str(tmp_path))
     again = VectorStore.load(str(tmp_path), 4, True)
@@ -304,10 +315,57 @@ def test_an_index_under_upserts_keeps_its_stores_at_the_live_count(tmp_path, dat
     for _ in range(6):
         sel = rng.choice(n, n // 3, replace=False)
         ix.upsert([f"k{i}" for i in sel], X[sel])           # same keys, unchanged vectors
-    assert ix.store.size == n and all(w.store.size == n for w in ix.workers)
+    # ids a write drops are free from the next write on: at most one write's worth above the live count
+    assert ix.store.size <= n + n // 3 and all(w.store.size <= n + n // 3 for w in ix.workers)
     assert all(w.settle(timeout=120) for w in ix.workers)
     assert all(w.stats()["segments"] == [{"rows": n, "deleted": 0}] for w in ix.workers)
     gt, _ = brute_force(Q, X, 10)
     keys, _ = ix.search(Q, 10, T=40)
     assert recall([[int(k[1:]) for k in row] for row in keys], gt) >= 0.9
     ix.close()
+
+
+def test_a_vacuum_drops_rewritten_growing_rows_without_a_build(worker, data):
+    X, Q = data
+    w = worker(params("hnsw", compact=False, seal_rows=100))
+    for _ in range(3):
+        w.insert(np.arange(50), X[:50])                    # the same ids again: rows rewritten
+    inner = w.inners[0]
+    assert inner.g_n == 150 and inner.g_ndead == 100
+    step = inner.plan()
+    assert step.reason == "vacuum" and inner.run(step, 1)
+    assert inner.g_n == 50 and inner.g_ndead == 0 and not inner.sealed
+    top, d = w.search(X[:50], 1, SearchParams())
+    assert (top[:, :, 0] == np.arange(50)).all() and np.allclose(d[:, :, 0], 0, atol=1e-4)
+
+
+def test_the_compactor_thread_runs_at_its_own_nice_value(worker, data):
+    import os
+
+    X, _ = data
+    w = worker(params("hnsw", compact_nice=7, idle_seconds=3600))
+    w.insert(np.arange(100), X[:100])
+    tid = w.compactor._thread.native_id
+    assert w.settle(timeout=60)
+    assert os.getpriority(os.PRIO_PROCESS, tid) == os.getpriority(os.PRIO_PROCESS, 0) + 7
+
+
+def test_an_upsert_of_an_unchanged_vector_writes_nothing(tmp_path, data32):
+    X, Q = data32
+    ix = Index.create(str(tmp_path / "ix"), IndexConfig(dim=32, S=1, metric="cosine", inner=params("hnsw")))
+    ix.insert(keys_for(100), X[:100])
+    seq = ix.seq
+    ix.upsert(keys_for(100), X[:100])                      # the same vectors again
+    ix.update(keys_for(50), X[:50])
+    assert ix.seq == seq and ix.store.size == 100          # nothing logged, no id taken
+    ix.upsert(keys_for(3) + ["new"], np.vstack([X[:2], X[5:6], X[7:8]]))  # k2 changes, "new" is new
+    assert ix.seq == seq + 1
+    np.testing.assert_allclose(ix.get(["k2", "new"]), validate_unit(np.vstack([X[5:6], X[7:8]])), rtol=1e-6)
+    with pytest.raises(Exception, match="k999"):           # a missing key still fails an update
+        ix.update(keys_for(3) + ["k999"], np.vstack([X[:3], X[9:10]]))
+    assert ix.seq == seq + 1
+    ix.close()
+
+
+def validate_unit(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True)

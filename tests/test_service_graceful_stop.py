@@ -12,20 +12,12 @@ from sanny.engine.api import server as server_mod
 from sanny.engine.api.client import Client
 from sanny.engine.api.service import SERVICE_NAME
 
-from service_fixtures import ProxyWorker, data, in_thread, keys, make_index, served
+from service_fixtures import data, in_thread, proxied, served  # noqa: F401 - proxied: the fixture
 
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-@pytest.fixture
-def held(tmp_path):
-    ix = make_index(tmp_path / "idx", worker_factory=ProxyWorker)
-    ix.insert(keys(20), data(20))
-    yield ix
-    ix.close(save=False)
-
-
-def test_in_flight_call_finishes(held, monkeypatch):
+def test_in_flight_call_finishes(proxied, monkeypatch):
     states = []
     release = threading.Event()
     real = server_mod.health.HealthServicer.set
@@ -37,13 +29,13 @@ def test_in_flight_call_finishes(held, monkeypatch):
             release.set()
     monkeypatch.setattr(server_mod.health.HealthServicer, "set", spy)
 
-    with served(held, grace=30.0) as port:
+    with served(proxied, grace=30.0) as port:
         c = Client(f"127.0.0.1:{port}", timeout=60)
         c.wait_ready()
-        for w in held.workers:
+        for w in proxied.workers:
             w.hold = release
         join = in_thread(c.search, data(2, seed=1), 3)
-        assert held.workers[0].entered.wait(30)  # the search is now in flight
+        assert proxied.workers[0].entered.wait(30)  # the search is now in flight
     # run_server returned: the server waited for the search
     keys_, err = join()
     assert err is None and keys_[0].shape == (2, 3)

@@ -6,20 +6,9 @@ import pytest
 
 from sanny.engine import AlreadyExists, IndexCorrupt, InvalidArgument, NotFound, WorkerUnavailable
 from sanny.workers.errors import DeadlineExceeded
-from sanny.engine.api.status import Abort, from_rpc_error, to_status
+from sanny.engine.rpc.status import Abort, RpcFailure, from_rpc_error, to_status
 
 C = grpc.StatusCode
-
-
-class FakeRpcError(grpc.RpcError):
-    def __init__(self, code, details="boom"):
-        self._code, self._details = code, details
-
-    def code(self):
-        return self._code
-
-    def details(self):
-        return self._details
 
 
 RayActorError = type("RayActorError", (Exception,), {"__module__": "ray.exceptions"})
@@ -34,9 +23,9 @@ RayActorError = type("RayActorError", (Exception,), {"__module__": "ray.exceptio
     (DeadlineExceeded("late"), C.DEADLINE_EXCEEDED),
     (ConnectionRefusedError("refused"), C.UNAVAILABLE),
     (TimeoutError("slow"), C.UNAVAILABLE),
-    (FakeRpcError(C.UNAVAILABLE), C.UNAVAILABLE),
-    (FakeRpcError(C.INTERNAL), C.UNAVAILABLE),
-    (FakeRpcError(C.DEADLINE_EXCEEDED), C.DEADLINE_EXCEEDED),
+    (RpcFailure(C.UNAVAILABLE, "boom"), C.UNAVAILABLE),
+    (RpcFailure(C.INTERNAL, "boom"), C.UNAVAILABLE),
+    (RpcFailure(C.DEADLINE_EXCEEDED, "boom"), C.DEADLINE_EXCEEDED),
     (RayActorError("actor died"), C.UNAVAILABLE),
     (Abort(C.CANCELLED, "gone"), C.CANCELLED),
     (ZeroDivisionError("bug"), C.INTERNAL),
@@ -53,12 +42,12 @@ def test_engine_argument_names_become_proto_field_names():
 @pytest.mark.parametrize("code, cls", [(C.INVALID_ARGUMENT, InvalidArgument), (C.NOT_FOUND, NotFound),
                                        (C.ALREADY_EXISTS, AlreadyExists), (C.FAILED_PRECONDITION, IndexCorrupt)])
 def test_client_side_mapping(code, cls):
-    e = from_rpc_error(FakeRpcError(code, "keys: empty batch"))
+    e = from_rpc_error(RpcFailure(code, "keys: empty batch"))
     assert isinstance(e, cls)
     if cls is InvalidArgument:
         assert e.field == "keys" and str(e) == "keys: empty batch"
 
 
 def test_transport_errors_stay_rpc_errors():
-    e = FakeRpcError(C.UNAVAILABLE)
+    e = RpcFailure(C.UNAVAILABLE, "boom")
     assert from_rpc_error(e) is e

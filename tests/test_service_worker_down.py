@@ -5,23 +5,14 @@ from __future__ import annotations
 
 
 import grpc
-import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from sanny.v1 import sanny_pb2 as pb
 from sanny.v1 import sanny_pb2_grpc as pb_grpc
 
-from service_fixtures import ProxyWorker, data, keys, make_index, matrix, rpc_error, served
+from service_fixtures import data, matrix, proxied, rpc_error, served  # noqa: F401 - proxied: the fixture
 
 SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-@pytest.fixture
-def proxied(tmp_path):
-    ix = make_index(tmp_path / "idx", worker_factory=ProxyWorker)
-    ix.insert(keys(30), data(30))
-    yield ix
-    ix.close(save=False)
 
 
 def wait_health(ch, want, timeout=60.0):

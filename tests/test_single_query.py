@@ -1,4 +1,4 @@
-"""Issue 12 (items 4, 5): the single-query path's cheap forms keep the results of the general
+"""The single-query path's cheap forms keep the results of the general
 ones — liveness by id, faiss' -1 padding, the cosine normalisation, the thread-pool guard
 (nested, after an error, from any thread), one- vs many-row searches."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 12's search paths: the faiss inner indexes (``hnsw``, ``hnsw_sq``), NGT bulk insert,
+"""The fast search paths: the faiss inner indexes (``hnsw``, ``hnsw_sq``), NGT bulk insert,
 candidate selection (``count``, ``lead`` with the progressive exact re-rank), T below k for
 splits, ``auto_pca_dim``, the one-call re-rank, and the single-thread guard of small batches."""
 from __future__ import annotations

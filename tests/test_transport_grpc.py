@@ -18,7 +18,7 @@ from sanny.workers.deadline import deadline
 from sanny.workers.grpc_server import run_server as run_worker_server
 from sanny.workers.transports import factory_from_config
 
-from transport_helpers import WorkerProcess, build, dataset
+from transport_helpers import WorkerProcess, build, dataset, matching_embedded
 
 EXACT = InnerParams(kind="exact")
 NGT = InnerParams(kind="ngt", threads=1)
@@ -43,24 +43,15 @@ def workers(tmp_path_factory):
 
 @pytest.mark.parametrize("keep_vectors", [True, False], ids=["local-rerank", "distributed-rerank"])
 def test_grpc_workers_match_embedded(tmp_path, workers, keep_vectors):
-    x, q, keys = dataset()
-    local = build(tmp_path / "local", IndexConfig(dim=32, S=4, workers=2, inner=EXACT), x, keys)
-    cfg = IndexConfig(dim=32, S=4, workers=2, inner=EXACT, keep_vectors=keep_vectors)
-    remote = build(tmp_path / "remote", cfg, x, keys, grpc_factory(workers))
-    try:
-        want_k, want_d = local.search(q, 10)
-        got_k, got_d = remote.search(q, 10)
-        assert (got_k == want_k).all()
-        np.testing.assert_allclose(got_d, want_d, rtol=1e-5, atol=1e-5)
+    with matching_embedded(tmp_path, grpc_factory(workers), keep_vectors) as (remote, q, want_k):
         assert [w["state"] for w in remote.info()["workers"]] == ["ready", "ready"]
-        assert [w["count"] for w in remote.info()["workers"]] == [len(x) - 5] * 2
+        assert [w["count"] for w in remote.info()["workers"]] == [len(dataset()[0]) - 5] * 2
         remote.close()  # saves on the workers; a new coordinator picks the same state up
-        remote = Index.open(str(tmp_path / "remote"), worker_factory=grpc_factory(workers))
-        got_k, got_d = remote.search(q, 10)
-        assert (got_k == want_k).all()
-    finally:
-        local.close(save=False)
-        remote.close(save=False)
+        again = Index.open(str(tmp_path / "remote"), worker_factory=grpc_factory(workers))
+        try:
+            assert (again.search(q, 10)[0] == want_k).all()
+        finally:
+            again.close(save=False)
 
 
 def test_worker_killed_fails_fast_then_restart_loses_nothing(tmp_path):

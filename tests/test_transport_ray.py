@@ -11,9 +11,8 @@ ray = pytest.importorskip("ray")
 from sanny.engine import IndexConfig, InnerParams  # noqa: E402
 from sanny.workers.transports import factory_from_config  # noqa: E402
 
-from transport_helpers import build, dataset  # noqa: E402
+from transport_helpers import build, dataset, matching_embedded  # noqa: E402
 
-EXACT = InnerParams(kind="exact")
 NGT = InnerParams(kind="ngt", threads=1)
 RAY = {"workers": {"transport": "ray", "num_cpus": 1, "groups": [[0, 1], [2, 3]], "timeout": 60}}
 
@@ -29,19 +28,9 @@ def cluster():
 
 @pytest.mark.parametrize("keep_vectors", [True, False], ids=["local-rerank", "distributed-rerank"])
 def test_ray_actors_match_embedded(tmp_path, cluster, keep_vectors):
-    x, q, keys = dataset()
-    local = build(tmp_path / "local", IndexConfig(dim=32, S=4, workers=2, inner=EXACT), x, keys)
-    cfg = IndexConfig(dim=32, S=4, workers=2, inner=EXACT, keep_vectors=keep_vectors)
-    remote = build(tmp_path / "remote", cfg, x, keys, factory_from_config(RAY))
-    try:
-        want_k, want_d = local.search(q, 10)
-        got_k, got_d = remote.search(q, 10)
-        assert (got_k == want_k).all()
-        np.testing.assert_allclose(got_d, want_d, rtol=1e-5, atol=1e-5)
+    with matching_embedded(tmp_path, factory_from_config(RAY), keep_vectors) as (remote, _q, _want):
         assert [w["transport"] for w in remote.info()["workers"]] == ["ray", "ray"]
-    finally:
-        local.close(save=False)
-        remote.close(save=False)  # kills the actors
+    # closing the remote index kills its actors
 
 
 def test_killed_actor_restarts_from_its_save_and_is_caught_up(tmp_path, cluster):

@@ -1,5 +1,5 @@
 """Disk full on a real (tiny tmpfs) disk, then kill -9: nothing acknowledged is lost, nothing
-that failed comes back (issue 8, items 1 and 2).
+that failed comes back.
 
 A child process writes until the disk is full, the parent frees space, the child writes more and
 is SIGKILLed; the parent reopens and compares with what the child reported as acknowledged.

@@ -2,6 +2,7 @@
 and a seeded dataset. Every process is started on a free loopback port and stopped by PID."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from sanny.bench.procs import Proc
 from sanny.bench.synthetic import clustered
-from sanny.engine import Index, IndexConfig
+from sanny.engine import Index, IndexConfig, InnerParams
 
 START_TIMEOUT = 60.0  # a busy 2-core machine
 
@@ -63,3 +64,26 @@ def build(root, config: IndexConfig, x, keys, factory=None, batches: int = 4) ->
             ix.save()
     ix.remove(keys[:5])
     return ix
+
+
+@contextlib.contextmanager
+def matching_embedded(tmp_path, factory, keep_vectors: bool):
+    """The same index (4 subspaces on 2 workers, exact inner) built embedded and through
+    ``factory``; checks that the remote one answers the test queries with the embedded keys and
+    distances, then yields ``(remote, q, want_keys)``. Both are closed after (without saving)."""
+    x, q, keys = dataset()
+    exact = InnerParams(kind="exact")
+    local = build(tmp_path / "local", IndexConfig(dim=32, S=4, workers=2, inner=exact), x, keys)
+    remote = None
+    try:
+        cfg = IndexConfig(dim=32, S=4, workers=2, inner=exact, keep_vectors=keep_vectors)
+        remote = build(tmp_path / "remote", cfg, x, keys, factory)
+        want_k, want_d = local.search(q, 10)
+        got_k, got_d = remote.search(q, 10)
+        assert (got_k == want_k).all()
+        np.testing.assert_allclose(got_d, want_d, rtol=1e-5, atol=1e-5)
+        yield remote, q, want_k
+    finally:
+        local.close(save=False)
+        if remote is not None:
+            remote.close(save=False)

@@ -53,6 +53,7 @@ class InnerParams:
     max_deleted: float = 0.1
     idle_seconds: float = 1.0
     compact_threads: int = 1
+    compact_nice: int = 10  # the compactor thread's nice above its process's (Linux): searches and writes first
     compact: bool = True
 
     def to_dict(self) -> dict:

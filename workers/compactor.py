@@ -4,13 +4,16 @@ maintenance call.
 
 Woken by every write; size-triggered steps (seal, merge ratio, deleted share) run at once, the
 idle step (everything into one graph) once no write came for ``idle_seconds``. Builds use
-``compact_threads`` (one by default: the other core stays with the searches). ``settle`` waits
+``compact_threads`` (one by default: the other core stays with the searches) at the thread's
+own nice value ``compact_nice``, so searches and writes win the CPU whenever they want it. ``settle`` waits
 until nothing is left to do, treating the index as idle: what ``Index.wait_compaction`` and the
 churn benchmark use, never needed for correctness.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 
@@ -57,6 +60,9 @@ class Compactor:
         return None
 
     def _loop(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's own nice value
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + self.p.compact_nice)
         while True:
             with self._cv:
                 if self._closed:
@@ -118,6 +124,8 @@ class Compactor:
             idle = time.monotonic() - self._last_write >= self.p.idle_seconds
         running = self.running or next((i.merging for i in self.inners if i.merging), "")
         pending = running or any(i.plan(idle) is not None for i in self.inners)
+        if not running and not self.enabled:
+            pending = False  # nothing will run it on its own: build() / sanny compact does
         return {"state": running or ("pending" if pending else "idle"), "steps": self.steps,
                 "cpu_seconds": round(self.cpu_seconds, 3), "background": self.enabled, "error": self.error}
 

@@ -152,12 +152,13 @@ class ExactGraph:
 
     def __init__(self, x: np.ndarray, metric: str):
         self.x, self.metric = np.ascontiguousarray(x, np.float32), metric
+        self.xx = np.einsum("ij,ij->i", self.x, self.x)
 
     def __len__(self) -> int:
         return len(self.x)
 
     def search(self, q: np.ndarray, size: int, ef: int = 0, threads: int = 0):
-        return scan_rows(q, self.x, size, self.metric)
+        return scan_rows(q, self.x, size, self.metric, xx=self.xx)
 
     def save(self, path: str) -> None:
         np.save(path + ".rows.npy", self.x)
@@ -170,10 +171,11 @@ class ExactGraph:
         return int(self.x.nbytes)
 
 
-def scan_rows(q: np.ndarray, X: np.ndarray, size: int, metric: str, dead: np.ndarray | None = None):
+def scan_rows(q: np.ndarray, X: np.ndarray, size: int, metric: str, dead: np.ndarray | None = None,
+              xx: np.ndarray | None = None):
     """Exact top-``size`` rows of ``X`` (BLAS), the chosen rows' L2 recomputed from differences
-    (no float32 cancellation on large norms)."""
-    rows, d = scan(q, X, min(size, len(X)), metric, dead=dead)
+    (no float32 cancellation on large norms); ``xx``: the rows' squared norms, if kept."""
+    rows, d = scan(q, X, min(size, len(X)), metric, dead=dead, xx=xx)
     if metric != "ip" and rows.size:
         d = np.where(rows >= 0, partial(metric, q, X[np.maximum(rows, 0)]), np.inf).astype(np.float32)
     if rows.shape[1] < size:

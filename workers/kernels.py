@@ -88,7 +88,7 @@ _PASS = contextlib.nullcontext()
 def single_threaded(m: int = 1):
     """For ``m <= SMALL_BATCH`` queries: faiss' OpenMP and every BLAS at one thread for the
     duration, restored after. A pool wakes for every small call and stalls whenever a core is
-    busy (issue 12: p50 0.43 -> 12 ms beside a busy process; 4-query HNSW searches beside two
+    busy (measured: p50 0.43 -> 12 ms beside a busy process; 4-query HNSW searches beside two
     busy loops: p90 28 ms unguarded, 8 ms guarded); one query gains nothing from it. Larger
     batches, and blocks nested in a guarded one, pass through (~0.2 us); the outermost guard
     costs ~1-2 us. The BLAS setting is process-wide: callers hold the index lock."""
@@ -115,13 +115,16 @@ def topk_rows(d: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, out
 
 
-def scan(q: np.ndarray, X: np.ndarray, T: int, metric: str, dead: np.ndarray | None = None):
+def scan(q: np.ndarray, X: np.ndarray, T: int, metric: str, dead: np.ndarray | None = None,
+         xx: np.ndarray | None = None):
     """Exact top-``T`` rows of ``X`` per query by BLAS: ``|x|^2 - 2<q,x> + |q|^2`` clipped at 0
     (``ip``: ``-<q,x>``), in chunks that keep the ``m x n`` matrix near 16M entries; rows where
-    ``dead`` is set are excluded. ``(rows[m, T], dists[m, T])`` as :func:`topk_rows`."""
+    ``dead`` is set are excluded; ``xx``: the rows' squared norms when the caller keeps them.
+    ``(rows[m, T], dists[m, T])`` as :func:`topk_rows`."""
     n = len(X)
     chunk = max(1, (1 << 24) // max(n, 1))
-    xx = np.einsum("ij,ij->i", X, X)  # row norms without a temporary copy of X (peak memory)
+    if xx is None and metric != "ip":
+        xx = np.einsum("ij,ij->i", X, X)  # row norms without a temporary copy of X (peak memory)
     rows, dists = [], []
     for i in range(0, len(q), chunk):
         qc = q[i: i + chunk]

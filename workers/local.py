@@ -119,6 +119,7 @@ class LocalWorker(Worker):
         for i, (s, inner) in enumerate(zip(self.spec.subspaces, self.inners)):
             inner.store = self.store
             inner.load(os.path.join(path, f"sub{s:03d}"))
+        self.compactor.note_write()  # a save with growing rows or dead ones: compacted from now on
 
     def stats(self) -> dict:
         out = {"subspaces": list(self.spec.subspaces), "widths": list(self.spec.widths),

@@ -8,7 +8,7 @@ under upserts and removes (the shape of Lucene, Milvus and Qdrant).
 - ``where`` maps every live internal id to its one (segment, row); ids are reused by the
   coordinator, so liveness is by row, never by id: a removed row stays dead even when its id
   comes back in a newer segment.
-- **Compaction** (``plan`` / ``run``; a worker's ``Compactor`` runs it in the background, ``build``
+- **Compaction** (``merge_policy.plan`` / ``run``; a worker's ``Compactor`` runs it in the background, ``build``
   in the foreground) rewrites segments without their dead rows: it copies the sources' live rows
   under the lock, builds the new graph outside it (searches go on with the old segments), then
   swaps it in, marking dead whatever was removed meanwhile. Nothing of it is durable until the
@@ -28,6 +28,7 @@ from .arrays import grown
 from .base import InnerParams, SearchParams
 from .graphs import scan_rows
 from .kernels import SMALL_BATCH, topk_rows
+from .merge_policy import Step, plan
 
 GROWING = 0  # the growing segment's serial; sealed segments count from 1
 
@@ -50,34 +51,6 @@ class Segment:
         return len(self.gid_of) - self.n_dead
 
 
-@dataclass(frozen=True)
-class Step:
-    """One compaction: merge ``sources`` (sealed serials) with the growing rows before ``upto``."""
-
-    sources: tuple
-    upto: int
-    reason: str
-
-
-def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerParams, idle: bool):
-    """The merge policy, a pure function of segment sizes. ``live``/``dead``: rows by sealed serial.
-    Returns ``Step`` or None. Merges aim at one graph: every extra segment costs a whole graph
-    search (its hops barely shrink with its size) and growing rows an exact scan."""
-    big = max(live, key=live.get) if live else None
-    big_live = live[big] if big is not None else 0
-    pending = sum(live.values()) - big_live + growing_rows + sum(dead.values())  # rows a merge would fix
-    everything = Step(tuple(sorted(live)), growing_rows, "")
-    if big is not None and dead[big] >= p.max_deleted * max(1, big_live + dead[big]):
-        return Step(everything.sources, growing_rows, "deleted share")
-    if big is not None and pending >= p.merge_ratio * big_live and len(live) + (growing_rows > 0) > 1:
-        return Step(everything.sources, growing_rows, "merge ratio")
-    if growing_rows >= p.seal_rows:
-        return Step((), growing_rows, "seal")
-    if idle and pending > 0:
-        return Step(everything.sources, growing_rows, "idle")
-    return None
-
-
 class SegmentedInner:
     """Growing + sealed segments over one subspace; ``make_graph(x, threads)`` builds a sealed
     segment's graph from its rows, ``load_graph(path, n)`` reads one back."""
@@ -93,6 +66,7 @@ class SegmentedInner:
         self.g_ids = np.zeros(1024, np.int64)
         self.g_x = np.zeros((1024, width), np.float32)
         self.g_dead = np.zeros(1024, bool)
+        self.g_xx = np.zeros(1024, np.float32)  # squared row norms: the exact scan's |x|^2 term
         self.g_n = self.g_ndead = 0
         self.where_seg = np.full(1024, -1, np.int32)
         self.where_row = np.zeros(1024, np.int32)
@@ -107,6 +81,8 @@ class SegmentedInner:
 
     # -- writes --------------------------------------------------------------------------
     def _place(self, ids: np.ndarray, serial: int, rows: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
         need = int(ids.max()) + 1
         self.where_seg = grown(self.where_seg, need, fill=-1)
         self.where_row = grown(self.where_row, need)
@@ -121,8 +97,10 @@ class SegmentedInner:
             if n + len(ids) > len(self.g_ids):  # new arrays, never shifted: searches read the old
                 self.g_ids, self.g_x = grown(self.g_ids, n + len(ids), n), grown(self.g_x, n + len(ids), n)
                 self.g_dead = grown(self.g_dead, n + len(ids), n)
+                self.g_xx = grown(self.g_xx, n + len(ids), n)
             self.g_ids[n: n + len(ids)] = ids
             self.g_x[n: n + len(ids)] = x
+            self.g_xx[n: n + len(ids)] = np.einsum("ij,ij->i", self.g_x[n: n + len(ids)], self.g_x[n: n + len(ids)])
             self.g_dead[n: n + len(ids)] = False
             self.g_n = n + len(ids)
             self._place(ids, GROWING, np.arange(n, n + len(ids)))
@@ -194,16 +172,17 @@ class SegmentedInner:
             return True
 
     def _drop_growing_prefix(self, upto: int) -> None:
-        """The growing rows after ``upto`` become its rows from 0 (new arrays: searches may hold
-        the old ones); their ``where`` rows move with them."""
-        rest = self.g_n - upto
+        """The live growing rows after ``upto`` become its rows from 0 (new arrays: searches may
+        hold the old ones); their ``where`` rows move with them."""
+        alive = ~self.g_dead[upto: self.g_n]  # dead rows go too: nothing refers to them
+        ids, x = self.g_ids[upto: self.g_n][alive], self.g_x[upto: self.g_n][alive]
+        xx = self.g_xx[upto: self.g_n][alive]
+        rest = len(ids)
         cap = max(1024, rest)
-        ids, x, dead = self.g_ids[upto: self.g_n], self.g_x[upto: self.g_n], self.g_dead[upto: self.g_n]
-        self.g_ids, self.g_x, self.g_dead = grown(ids.copy(), cap, rest), grown(x.copy(), cap, rest), grown(dead.copy(), cap, rest)
-        self.g_n, self.g_ndead = rest, int(dead.sum())
-        alive = ~dead
-        if alive.any():
-            self._place(ids[alive], GROWING, np.nonzero(alive)[0])
+        self.g_ids, self.g_x, self.g_xx = grown(ids, cap, rest), grown(x, cap, rest), grown(xx, cap, rest)
+        self.g_dead = np.zeros(len(self.g_ids), bool)
+        self.g_n, self.g_ndead = rest, 0
+        self._place(ids, GROWING, np.arange(rest))
 
     def build(self, optimize: bool = False) -> None:
         """``optimize`` (``Index.build()``, ``compact``, bulk loads): everything into one graph now,
@@ -223,7 +202,7 @@ class SegmentedInner:
         q = np.ascontiguousarray(q, np.float32)
         with self._lock:
             segs = list(self.sealed.values())
-            n, ids_g, x_g, dead_g, nd = self.g_n, self.g_ids, self.g_x, self.g_dead, self.g_ndead
+            n, ids_g, x_g, dead_g, nd, xx_g = self.g_n, self.g_ids, self.g_x, self.g_dead, self.g_ndead, self.g_xx
         threads = 1 if m <= SMALL_BATCH else self.threads
         found = []
         for seg in segs:
@@ -235,7 +214,8 @@ class SegmentedInner:
                 ok &= ~seg.dead[r]
             found.append((np.where(ok, seg.gid_of[r], -1), np.where(ok, d, np.inf).astype(np.float32, copy=False)))
         if n - nd > 0:
-            rows, d = scan_rows(q, x_g[:n], min(T, n - nd), self.metric, dead=dead_g[:n] if nd else None)
+            rows, d = scan_rows(q, x_g[:n], min(T, n - nd), self.metric, dead=dead_g[:n] if nd else None,
+                                xx=xx_g[:n])
             found.append((np.where(rows >= 0, ids_g[np.maximum(rows, 0)], -1), d))
         if not found:
             return np.full((m, T), -1, np.int64), np.full((m, T), np.inf, np.float32)
@@ -295,7 +275,7 @@ class SegmentedInner:
     def nbytes(self) -> int:
         with self._lock:
             return int(sum(s.graph.nbytes() + s.gid_of.nbytes + s.dead.nbytes for s in self.sealed.values())
-                       + self.g_x.nbytes + self.g_ids.nbytes + self.where_seg.nbytes + self.where_row.nbytes)
+                       + self.g_x.nbytes + self.g_ids.nbytes + self.g_xx.nbytes + self.where_seg.nbytes + self.where_row.nbytes)
 
     def close(self) -> None:
         with self._build_lock:  # a compaction in flight finishes first

@@ -24,7 +24,8 @@ from sanny.v1 import sanny_pb2_grpc as pb_grpc
 from sanny.workers.errors import DeadlineExceeded, SannyError, WorkerUnavailable
 from sanny.workers.tls import channel_credentials
 
-from . import status, wire
+from ..rpc import status
+from . import wire
 
 _UNSET = object()
 
@@ -214,18 +215,8 @@ class Client:
         return self.info()["count"]
 
 
-class ServiceError(SannyError, grpc.RpcError):
+class ServiceError(SannyError, status.RpcFailure):
     """A call the server refused or could not answer, with the gRPC ``code()`` and ``details()``."""
-
-    def __init__(self, code: grpc.StatusCode, details: str):
-        super().__init__(f"{code.name}: {details}")
-        self._code, self._details = code, details
-
-    def code(self):
-        return self._code
-
-    def details(self):
-        return self._details
 
 
 class ServiceUnavailable(ServiceError, WorkerUnavailable):

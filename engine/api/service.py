@@ -20,9 +20,10 @@ from sanny.workers.errors import DeadlineExceeded, InvalidArgument
 
 from .. import compaction, validate
 from ..limits import Limits, MemoryBudget
-from . import status, wire
-from .handlers import check_alive, unary
-from .status import Abort
+from ..rpc import status
+from ..rpc.handlers import check_alive, unary
+from ..rpc.status import Abort
+from . import wire
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Sanny"].full_name  # "sanny.v1.Sanny"
 

@@ -51,9 +51,9 @@ from sanny.workers.errors import DeadlineExceeded, InvalidArgument
 
 from .. import validate
 from ..limits import Limits, MemoryBudget
-from ..api import status
-from ..api.handlers import check_alive
-from ..api.status import Abort
+from ..rpc import status
+from ..rpc.handlers import check_alive
+from ..rpc.status import Abort
 
 log = logging.getLogger(__name__)
 

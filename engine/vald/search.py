@@ -14,8 +14,8 @@ from sanny.workers.errors import DeadlineExceeded, InvalidArgument, NotFound
 
 from .. import validate
 from ..index import Queries
-from ..api.handlers import check_alive, unary
-from ..api.status import Abort
+from ..rpc.handlers import check_alive, unary
+from ..rpc.status import Abort
 from .facade import MAX_LINEAR, Facade, no_filters, renamed, stream
 
 

@@ -11,7 +11,7 @@ from vald.v1.vald import insert_pb2_grpc, remove_pb2_grpc, update_pb2_grpc, upse
 
 from sanny.workers.errors import AlreadyExists, InvalidArgument
 
-from ..api.handlers import unary
+from ..rpc.handlers import unary
 from .facade import Facade, no_filters, stream
 
 
