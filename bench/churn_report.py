@@ -196,7 +196,7 @@ def markdown(doc: dict) -> str:
                     "|---|---:|---:|---:|---:|---:|---:|"]
             w = next((r for r in rows if r["inner"] == inner and r["mode"] == mode and "upserts" in r), None)
             if w:
-                out[-1:-1] = [f"The burst's {w['upserts']:,} upserts took {w['write_s']:.1f} s "
+                out[-2:-2] = [f"The burst's {w['upserts']:,} upserts took {w['write_s']:.1f} s "
                               f"({w['upserts'] / w['write_s']:,.0f} durable upserts/s, batches of {s['batch']}).", ""]
             for b in bur:
                 out.append(f"| {b['phase']} | {_f(b['t_s'], '.1f')} | {b['recall']:.4f} ({b['d_recall']:+.4f}) | "

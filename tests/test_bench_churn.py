@@ -105,6 +105,7 @@ def test_embedded_churn_and_burst_write_json_md_png(dataset, tmp_path):
     prov = doc["provenance"]
     assert prov["dataset_file"] == "tiny.hdf5" and len(prov["dataset_sha256"]) == 64
     md = open(os.path.join(out, "churn.md")).read()
+    assert "| dir MB (ratio) |\n|---|" in md  # every table's header right above its rule
     assert "## exact / embedded: cycles" in md and "burst of 2 x 1500 upserts (each a real change" in md
     os.remove(os.path.join(out, "churn.md"))
     churn_report.render(out)  # --report-only: the same document from the JSON alone
