@@ -98,25 +98,31 @@ def _scaling_table(rows: list[dict], threshold: float = 0.95) -> list[str]:
     return out + [""]
 
 
-def _ingest_section(d: str, base: str, lines: list[str]) -> bool:
-    """A ``sanny bench-ingest`` directory (``ingest.json``, no ``results.json``): its tables, one
-    heading level down, and its plot. False for any other directory."""
-    from . import ingest_report
+def _doc_section(d: str, base: str, lines: list[str]) -> bool:
+    """A ``sanny bench-ingest`` or ``sanny bench-churn`` directory (``ingest.json`` /
+    ``churn.json``, no ``results.json``): its tables, one heading level down, and its plot.
+    False for any other directory."""
+    from . import churn_report, ingest_report
 
-    path = os.path.join(d, ingest_report.NAMES[0])
-    if os.path.exists(os.path.join(d, "results.json")) or not os.path.exists(path):
+    if os.path.exists(os.path.join(d, "results.json")):
         return False
-    with open(path) as f:
-        doc = json.load(f)
-    md = re.sub(r"(?m)^#", "##", ingest_report.markdown(doc))  # every heading one level down
-    lines += [md.rstrip(), "", f"Results: `{os.path.relpath(os.path.abspath(d), base)}`", ""]
-    argv = doc.get("provenance", {}).get("argv")
-    if argv:
-        lines += ["```bash", "sanny " + " ".join(provenance.portable(argv)), "```", ""]
-    png = os.path.join(os.path.abspath(d), ingest_report.NAMES[2])
-    if os.path.exists(png):
-        lines += [f"![ingest.png]({os.path.relpath(png, base)})", ""]
-    return True
+    for mod in (ingest_report, churn_report):
+        path = os.path.join(d, mod.NAMES[0])
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            doc = json.load(f)
+        md = re.sub(r"(?m)^#", "##", mod.markdown(doc))  # every heading one level down
+        lines += [md.rstrip(), "", f"Results: `{os.path.relpath(os.path.abspath(d), base)}`", ""]
+        argv = doc.get("provenance", {}).get("argv")
+        command = "sanny " + " ".join(provenance.portable(argv or []))
+        if argv and command not in md:
+            lines += ["```bash", command, "```", ""]
+        png = os.path.join(os.path.abspath(d), mod.NAMES[2])
+        if os.path.exists(png):
+            lines += [f"![{mod.NAMES[2]}]({os.path.relpath(png, base)})", ""]
+        return True
+    return False
 
 
 def _profile(d: str) -> list[str]:
@@ -136,7 +142,7 @@ def build_report(result_dirs: list[str], out_path: str) -> str:
     lines = [INTRO]
     peer_notes: dict = {}
     for d in result_dirs:
-        if _ingest_section(d, base, lines):
+        if _doc_section(d, base, lines):
             continue
         rows, peers = _load(d)
         for name, note in peers.items():

@@ -8,10 +8,10 @@ import sys
 
 
 def _existing(path: str) -> str:
-    held = os.path.isdir(path) and any(os.path.exists(os.path.join(path, f)) for f in ("results.json", "ingest.json"))
+    held = os.path.isdir(path) and any(os.path.exists(os.path.join(path, f)) for f in ("results.json", "ingest.json", "churn.json"))
     if not held and not os.path.isfile(path):
         raise argparse.ArgumentTypeError(f"{path!r} is neither a results.json nor a directory holding one "
-                                         "(or an ingest.json of sanny bench-ingest)")
+                                         "(or an ingest.json / churn.json of sanny bench-ingest / bench-churn)")
     return path
 
 
@@ -47,7 +47,7 @@ def cmd_make_dataset(args) -> int:
 
 def register(sub) -> None:
     r = sub.add_parser("bench-report", help="write BENCHMARKS.md (tables and plots) from benchmark result dirs")
-    r.add_argument("results", nargs="+", type=_existing, help="result directories of `sanny bench` (and of `sanny bench-ingest`)")
+    r.add_argument("results", nargs="+", type=_existing, help="result directories of `sanny bench` (and of `sanny bench-ingest`, `sanny bench-churn`)")
     r.add_argument("--out", default="BENCHMARKS.md")
     r.set_defaults(fn=cmd_report)
 
