@@ -46,10 +46,11 @@ class Index(Durable):
     searches batch internally (``docs/ARCHITECTURE.md``, "Locks and the write contract")."""
 
     @classmethod
-    def create(cls, root: str, config, overwrite: bool = False, worker_factory=None) -> "Index":
+    def create(cls, root: str, config, overwrite: bool = False, worker_factory=None,
+               checkpoints: bool = True) -> "Index":
         if config.inner_reason:  # the caller left the inner index to the default: say which and why
             log.info("new index %s: inner index %s", root, config.inner_reason)
-        return super().create(root, config, overwrite, worker_factory)
+        return super().create(root, config, overwrite, worker_factory, checkpoints)
 
     # -- access for the service, Vald facade and tune ------------------------------------
     def prepare_queries(self, queries, field: str = "queries") -> Queries:

@@ -19,7 +19,6 @@ def test_ids_stay_at_the_live_count_and_build_leaves_only_live_rows(tmp_path):
     assert end["upserts"] == 400
     # no id left behind: at most one call's keys (50) above the live count, whose ids free the next call
     assert all(r["coordinator_ids"] == r["worker_ids"] <= r["live"] + 50 for r in rows)
-    assert all(r["graph_nodes"] <= 2 * 320 for r in rows)  # dead rows are bounded by compaction
     assert rows[-1]["graph_nodes"] == 320
     assert all(r["rss_mb"] > 0 for r in rows)
     assert (out / "upsert-growth.png").stat().st_size > 0 and "upserts" in (out / "upsert-growth.md").read_text()

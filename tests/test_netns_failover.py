@@ -24,7 +24,8 @@ PORT = 7001
 
 
 def _worker_args(lab, i, data_dir):
-    return ["worker", "--listen", f"{lab.address(i)}:{PORT}", "--data-dir", str(data_dir), "--grace", "1"]
+    return ["worker", "--listen", f"{lab.address(i)}:{PORT}", "--data-dir", str(data_dir), "--grace", "1",
+            "--insecure"]  # the lab's namespaces are this test's own hosts
 
 
 def _start(lab, i, tmp):
