@@ -3,11 +3,7 @@
 targets) and churn.png."""
 from __future__ import annotations
 
-import json
-import logging
-import os
-
-log = logging.getLogger(__name__)
+from . import docfiles
 
 NAMES = ("churn.json", "churn.md", "churn.png")
 RECALL_SLACK = 0.01   # recall@10 within 0.01 of a fresh build
@@ -253,21 +249,9 @@ def plot(doc: dict, path: str) -> None:
 
 
 def write_json(doc: dict, out_dir: str) -> str:
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, NAMES[0])
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f, indent=1)
-    os.replace(tmp, path)
-    return path
+    return docfiles.write_json(doc, out_dir, NAMES[0])
 
 
 def render(out_dir: str) -> dict:
     """churn.md and churn.png from churn.json in ``out_dir`` (the only source of their numbers)."""
-    with open(os.path.join(out_dir, NAMES[0])) as f:
-        doc = json.load(f)
-    with open(os.path.join(out_dir, NAMES[1]), "w") as f:
-        f.write(markdown(doc))
-    plot(doc, os.path.join(out_dir, NAMES[2]))
-    log.info("wrote %s to %s", ", ".join(NAMES), out_dir)
-    return doc
+    return docfiles.render(out_dir, NAMES, markdown, plot)

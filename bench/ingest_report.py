@@ -2,11 +2,7 @@
 (tables) and ingest.png (ingest rates; latency quiet vs busy)."""
 from __future__ import annotations
 
-import json
-import logging
-import os
-
-log = logging.getLogger(__name__)
+from . import docfiles
 
 NAMES = ("ingest.json", "ingest.md", "ingest.png")
 P90_TARGET = 2.0  # the target: p90 with busy neighbours at most 2x the quiet one
@@ -99,19 +95,9 @@ def plot(doc: dict, path: str) -> None:
 
 
 def write_json(doc: dict, out_dir: str) -> str:
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, NAMES[0])
-    with open(path, "w") as f:
-        json.dump(doc, f, indent=1)
-    return path
+    return docfiles.write_json(doc, out_dir, NAMES[0])
 
 
 def render(out_dir: str) -> dict:
     """ingest.md and ingest.png from ingest.json in ``out_dir`` (the only source of their numbers)."""
-    with open(os.path.join(out_dir, NAMES[0])) as f:
-        doc = json.load(f)
-    with open(os.path.join(out_dir, NAMES[1]), "w") as f:
-        f.write(markdown(doc))
-    plot(doc, os.path.join(out_dir, NAMES[2]))
-    log.info("wrote %s to %s", ", ".join(NAMES), out_dir)
-    return doc
+    return docfiles.render(out_dir, NAMES, markdown, plot)
