@@ -26,7 +26,6 @@ def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerP
         big = None
     big_live = live[big] if big is not None else 0
     pending = sum(live.values()) - big_live + growing_rows + sum(dead.values())  # rows a merge would fix
-    everything = Step(tuple(sorted(live)), growing_rows, "")
     empty = tuple(sorted(k for k, v in live.items() if v == 0))
     if empty:  # every row deleted (a burst of upserts): dropped, nothing to build
         return Step(empty, 0, "drop")
@@ -43,5 +42,5 @@ def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerP
         # seal first: a long merge must not leave searches scanning many growing rows exactly
         return Step((), growing_rows, "seal")
     if reason:
-        return Step(everything.sources, growing_rows, reason)
+        return Step(tuple(sorted(live)), growing_rows, reason)
     return None

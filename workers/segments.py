@@ -190,11 +190,8 @@ class SegmentedInner:
         already makes new rows searchable."""
         if not optimize:
             return
-        while True:
-            step = self.plan(idle=True)
-            if step is None or self.run(Step(step.sources, step.upto, "build"), self.threads):
-                if step is None or self.plan(idle=True) is None:
-                    return
+        while (step := self.plan(idle=True)) is not None:  # a stale plan (run -> False) is planned again
+            self.run(Step(step.sources, step.upto, "build"), self.threads)
 
     # -- reads ---------------------------------------------------------------------------
     def search(self, q, T: int, params: SearchParams):
