@@ -121,6 +121,7 @@ def register(subparsers) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from . import docfiles
     from .churn_report import NAMES, render
     from .plot import require
 
@@ -129,15 +130,12 @@ def main(args: argparse.Namespace) -> int:
     if args.compare:
         from .churn_compare import write
 
-        for d in (args.compare, args.out):
-            if not os.path.isfile(os.path.join(d, NAMES[0])):
-                print(f"error: {os.path.join(d, NAMES[0])} not found", file=sys.stderr)
-                return 2
+        if not docfiles.present((args.compare, args.out), NAMES[0]):
+            return 2
         sys.stdout.write(write(args.compare, args.out))
         return 0
     if args.report_only:
-        if not os.path.isfile(os.path.join(args.out, NAMES[0])):
-            print(f"error: {os.path.join(args.out, NAMES[0])} not found", file=sys.stderr)
+        if not docfiles.present((args.out,), NAMES[0]):
             return 2
         render(args.out)
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 
 log = logging.getLogger(__name__)
 
@@ -29,3 +30,13 @@ def render(out_dir: str, names: tuple, markdown, plot) -> dict:
     plot(doc, os.path.join(out_dir, names[2]))
     log.info("wrote %s to %s", ", ".join(names), out_dir)
     return doc
+
+
+def present(out_dirs, name: str) -> bool:
+    """Whether every directory holds ``name``; a one-line error on stderr for the first that does
+    not (the ``--report-only`` / ``--compare`` modes re-render what a run wrote)."""
+    for d in out_dirs:
+        if not os.path.isfile(os.path.join(d, name)):
+            print(f"error: {os.path.join(d, name)} not found", file=sys.stderr)
+            return False
+    return True

@@ -115,14 +115,14 @@ def register(subparsers) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from . import docfiles
     from .ingest_report import NAMES, render
     from .plot import require
 
     require()  # matplotlib, before the run rather than at its first plot
 
     if args.report_only:
-        if not os.path.isfile(os.path.join(args.out, NAMES[0])):
-            print(f"error: {os.path.join(args.out, NAMES[0])} not found", file=sys.stderr)
+        if not docfiles.present((args.out,), NAMES[0]):
             return 2
         render(args.out)
     else:

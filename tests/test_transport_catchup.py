@@ -21,8 +21,8 @@ class DirectWorker(RemoteWorker):
 
     transport = "direct"
 
-    def __init__(self, spec, site):
-        super().__init__(spec, site.workdir, rank=site.rank, log=site.log)
+    def __init__(self, spec, site, **remote):
+        super().__init__(spec, site.workdir, rank=site.rank, log=site.log, **remote)
         self.data_dir, self.host, self.down = site.workdir + "-data", None, False
         self.restart()
 

@@ -6,38 +6,25 @@ import threading
 
 import numpy as np
 
-from sanny.engine import Index, IndexConfig, InnerParams, WorkerUnavailable
-from sanny.workers.host import StaleState, WorkerHost
-from sanny.workers.remote import RemoteWorker, Stale
+from sanny.engine import Index, IndexConfig, InnerParams
 
 from service_fixtures import served
+from test_transport_catchup import DirectWorker
 
 BOUND = 60.0  # liveness guard, not a speed assertion
 
 
-class Restartable(RemoteWorker):
-    transport = "direct"
+class Restartable(DirectWorker):
+    """A DirectWorker (a RemoteWorker whose 'network' is a method call) that counts its resyncs."""
 
     def __init__(self, spec, site):
-        super().__init__(spec, site.workdir, rank=site.rank, log=site.log, timeout=5.0, connect_grace=1.0)
-        self.host, self.down, self.syncs = WorkerHost(site.workdir + "-data"), False, 0
-        self.synced = threading.Event()
-
-    def _invoke(self, method, timeout, epoch, kw):
-        if self.down:
-            raise WorkerUnavailable(f"{self.name} is down")
-        try:
-            return self.host.call(method, epoch, **kw)
-        except StaleState as e:
-            raise Stale(str(e)) from None
+        super().__init__(spec, site, timeout=5.0, connect_grace=1.0)
+        self.syncs, self.synced = 0, threading.Event()
 
     def _sync(self):
         super()._sync()
         self.syncs += 1
         self.synced.set()
-
-    def close(self):
-        self.host.close()
 
 
 def test_health_loop_catches_a_rejoined_worker_up_before_any_search(tmp_path):
