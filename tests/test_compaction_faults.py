@@ -36,10 +36,10 @@ def reached():
 
 if phase == "build":
     real_make = segments.SegmentedInner.run
-    def run(self, step, threads):
+    def run(self, step, threads, foreground=False):
         real = self.make_graph
         self.make_graph = lambda x, t: (reached(), real(x, t))[1]
-        return real_make(self, step, threads)
+        return real_make(self, step, threads, foreground)
     segments.SegmentedInner.run = run
 elif phase == "swap":
     real_drop = segments.SegmentedInner._drop_growing_prefix

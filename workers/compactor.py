@@ -54,6 +54,12 @@ class Compactor:
                 self._thread.start()
             self._cv.notify_all()
 
+    def wake(self) -> None:
+        """Plan again now (after a foreground build, which the thread planned nothing beside)."""
+        with self._cv:
+            self._gen += 1
+            self._cv.notify_all()
+
     def _next(self, idle: bool):
         for inner in self.inners:
             step = inner.plan(idle)

@@ -75,6 +75,7 @@ class LocalWorker(Worker):
     def build(self, optimize: bool = False) -> None:
         for inner in self.inners:
             inner.build(optimize)
+        self.compactor.wake()  # rows written during the build: planned now, not at the next write
 
     # -- reads ---------------------------------------------------------------------------
     def search(self, queries, T, params: SearchParams | None = None):

@@ -20,35 +20,17 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from . import segment_files
 from .arrays import grown
 from .base import InnerParams, SearchParams
 from .graphs import scan_rows
 from .kernels import SMALL_BATCH, topk_rows
 from .merge_policy import Step, plan
+from .segment_files import Segment
 
 GROWING = 0  # the growing segment's serial; sealed segments count from 1
-
-
-@dataclass
-class Segment:
-    serial: int
-    graph: object
-    gid_of: np.ndarray  # int64 [rows]: internal id of each row
-    dead: np.ndarray = field(default=None)  # bool [rows]
-    n_dead: int = 0
-
-    def __post_init__(self):
-        if self.dead is None:
-            self.dead = np.zeros(len(self.gid_of), bool)
-        self.n_dead = int(self.dead.sum())
-
-    @property
-    def live(self) -> int:
-        return len(self.gid_of) - self.n_dead
 
 
 class SegmentedInner:
@@ -60,7 +42,12 @@ class SegmentedInner:
         self.make_graph, self.load_graph, self._load_legacy = make_graph, load_graph, load_legacy
         self.width, self.p, self.metric, self.store, self.s = width, params, metric, store, s
         self._lock = threading.Lock()        # structure: segments, growing arrays, where
-        self._build_lock = threading.Lock()  # one compaction at a time
+        self._done = threading.Condition(self._lock)  # a compaction ended (``close`` waits on it)
+        self._fg_lock = threading.Lock()     # one foreground build at a time
+        self._fg = 0           # foreground builds in flight: the background plans nothing meanwhile
+        self._epoch = 0        # bumped by every swap, load and foreground build: older copies are stale
+        self._active: dict = {}     # compactions in flight: token -> reason
+        self._recorders: list = []  # each in-flight compaction's ids removed while it builds
         self.sealed: dict[int, Segment] = {}
         self._serial = GROWING
         self.g_ids = np.zeros(1024, np.int64)
@@ -70,10 +57,13 @@ class SegmentedInner:
         self.g_n = self.g_ndead = 0
         self.where_seg = np.full(1024, -1, np.int32)
         self.where_row = np.zeros(1024, np.int32)
-        self._removed_during: list | None = None  # ids removed while a compaction builds
         self.merges = 0
         self.merge_seconds = 0.0
-        self.merging = ""  # the reason of the compaction in progress (background or build)
+
+    @property
+    def merging(self) -> str:
+        """The reason of a compaction in progress (background or build), "" when none."""
+        return next(iter(self._active.values()), "")
 
     @property
     def threads(self) -> int:
@@ -122,54 +112,68 @@ class SegmentedInner:
                     seg.dead[r] = True
                     seg.n_dead += len(r)
             self.where_seg[ids] = -1
-            if self._removed_during is not None:
-                self._removed_during.append(ids)
+            for rec in self._recorders:
+                rec.append(ids)
 
     # -- compaction ----------------------------------------------------------------------
     def plan(self, idle: bool = False) -> Step | None:
         with self._lock:
+            if self._fg:  # a foreground build rewrites everything: nothing to plan beside it
+                return None
             return plan({k: s.live for k, s in self.sealed.items()}, {k: s.n_dead for k, s in self.sealed.items()},
                         self.g_n - self.g_ndead, self.g_n, self.p, idle)
 
-    def run(self, step: Step, threads: int) -> bool:
+    def run(self, step: Step, threads: int, foreground: bool = False) -> bool:
         """One compaction: build a graph over the sources' live rows, swap it in. False when the
-        segments changed under the plan (another compaction ran first) and nothing was done."""
+        segments changed under the plan and nothing was done: another compaction swapped first, a
+        load came, or (``foreground``: ``build``) a foreground build started, which makes an
+        in-flight background merge stale at once instead of waiting for it."""
         import time
 
-        with self._build_lock:
-            t0 = time.perf_counter()
+        t0 = time.perf_counter()
+        with self._lock:
+            if (not foreground and self._fg) or any(s not in self.sealed for s in step.sources) \
+                    or step.upto > self.g_n:
+                return False
+            parts = [self.sealed[s].gid_of[~self.sealed[s].dead] for s in step.sources]
+            parts.append(self.g_ids[: step.upto][~self.g_dead[: step.upto]])
+            gid = np.concatenate(parts)
+            x = self.store.arrays[self.s][gid]  # copied now: a reused id may overwrite its row later
+            if foreground:
+                self._epoch += 1
+            epoch, removed, token = self._epoch, [], object()
+            self._recorders.append(removed)
+            self._active[token] = step.reason or "merge"
+        try:
+            graph = self.make_graph(x, threads) if len(gid) else None
+        except BaseException:
             with self._lock:
-                if any(s not in self.sealed for s in step.sources) or step.upto > self.g_n:
-                    return False
-                parts = [self.sealed[s].gid_of[~self.sealed[s].dead] for s in step.sources]
-                parts.append(self.g_ids[: step.upto][~self.g_dead[: step.upto]])
-                gid = np.concatenate(parts)
-                x = self.store.arrays[self.s][gid]  # copied now: a reused id may overwrite its row later
-                self._removed_during = []
-                self.merging = step.reason or "merge"
-            try:
-                graph = self.make_graph(x, threads) if len(gid) else None
-            except BaseException:
-                with self._lock:
-                    self._removed_during = None
-                    self.merging = ""
-                raise
-            with self._lock:
-                self.merging = ""
-                gone = np.concatenate(self._removed_during) if self._removed_during else np.zeros(0, np.int64)
-                self._removed_during = None
-                for s in step.sources:
-                    del self.sealed[s]
-                self._drop_growing_prefix(step.upto)
-                if graph is not None:
-                    self._serial += 1
-                    seg = Segment(self._serial, graph, gid, np.isin(gid, gone))
-                    self.sealed[seg.serial] = seg
-                    keep = ~seg.dead
-                    self._place(gid[keep], seg.serial, np.nonzero(keep)[0])
-                self.merges += 1
-                self.merge_seconds += time.perf_counter() - t0
-            return True
+                self._end(token, removed)
+            raise
+        with self._lock:  # one locked step: no removal may fall between the recorder and the swap
+            self._end(token, removed)
+            if self._epoch != epoch:
+                return False
+            self._epoch += 1
+            gone = np.concatenate(removed) if removed else np.zeros(0, np.int64)
+            for s in step.sources:
+                del self.sealed[s]
+            self._drop_growing_prefix(step.upto)
+            if graph is not None:
+                self._serial += 1
+                seg = Segment(self._serial, graph, gid, np.isin(gid, gone))
+                self.sealed[seg.serial] = seg
+                keep = ~seg.dead
+                self._place(gid[keep], seg.serial, np.nonzero(keep)[0])
+            self.merges += 1
+            self.merge_seconds += time.perf_counter() - t0
+        return True
+
+    def _end(self, token, removed: list) -> None:
+        """A compaction leaves (under the lock): its recorder and its reason go."""
+        self._recorders = [r for r in self._recorders if r is not removed]
+        del self._active[token]
+        self._done.notify_all()
 
     def _drop_growing_prefix(self, upto: int) -> None:
         """The live growing rows after ``upto`` become its rows from 0 (new arrays: searches may
@@ -190,8 +194,20 @@ class SegmentedInner:
         already makes new rows searchable."""
         if not optimize:
             return
-        while (step := self.plan(idle=True)) is not None:  # a stale plan (run -> False) is planned again
-            self.run(Step(step.sources, step.upto, "build"), self.threads)
+        with self._fg_lock:
+            with self._lock:
+                self._fg += 1
+            try:
+                while True:  # one merge of everything (no seal first: nobody waits on a long merge)
+                    with self._lock:
+                        src, upto = tuple(sorted(self.sealed)), self.g_n
+                        if upto == 0 and (not src or (len(src) == 1 and not self.sealed[src[0]].n_dead)):
+                            return
+                    if self.run(Step(src, upto, "build"), self.threads, foreground=True):
+                        return
+            finally:
+                with self._lock:
+                    self._fg -= 1
 
     # -- reads ---------------------------------------------------------------------------
     def search(self, q, T: int, params: SearchParams):
@@ -236,30 +252,18 @@ class SegmentedInner:
             segs = sorted(self.sealed.values(), key=lambda s: s.serial)
             dead = [s.dead.copy() for s in segs]
             g = self.g_ids[: self.g_n][~self.g_dead[: self.g_n]].copy()
-        for seg, dd in zip(segs, dead):
-            base = os.path.join(path, f"seg-{seg.serial}")
-            seg.graph.save(base)
-            np.savez(base + ".npz", gid_of=seg.gid_of, dead=dd)
-        np.savez(os.path.join(path, "segments.npz"), serials=np.array([s.serial for s in segs], np.int64),
-                 growing=g, next=np.array([self._serial], np.int64))
+        segment_files.write(path, segs, dead, g, self._serial)
 
     def load(self, path: str) -> None:
-        if self._load_legacy is not None and not os.path.exists(os.path.join(path, "segments.npz")):
+        if self._load_legacy is not None and not segment_files.present(path):
             return self._load_legacy(self, path)
-        with np.load(os.path.join(path, "segments.npz")) as z:
-            serials, growing, nxt = z["serials"], z["growing"].copy(), int(z["next"][0])
-        sealed = {}
-        for sv in serials:
-            base = os.path.join(path, f"seg-{int(sv)}")
-            with np.load(base + ".npz") as z:
-                gid_of, dead = z["gid_of"].copy(), z["dead"].copy()
-            sealed[int(sv)] = Segment(int(sv), self.load_graph(base, len(gid_of)), gid_of, dead)
-        self.adopt(sealed, growing, nxt)
+        self.adopt(*segment_files.read(path, self.load_graph))
 
     def adopt(self, sealed: dict, growing: np.ndarray, serial: int) -> None:
         """Replace the state: ``sealed`` segments and the ``growing`` ids (rows from the store)."""
         with self._lock:
             self.sealed, self._serial = sealed, serial
+            self._epoch += 1  # a compaction in flight copied the state this replaces
             self.g_n = self.g_ndead = 0
             self.where_seg = np.full(max(1024, self.store.size), -1, np.int32)
             self.where_row = np.zeros(len(self.where_seg), np.int32)
@@ -275,5 +279,5 @@ class SegmentedInner:
                        + self.g_x.nbytes + self.g_ids.nbytes + self.g_xx.nbytes + self.where_seg.nbytes + self.where_row.nbytes)
 
     def close(self) -> None:
-        with self._build_lock:  # a compaction in flight finishes first
-            pass
+        with self._lock:  # a compaction in flight finishes first
+            self._done.wait_for(lambda: not self._active)

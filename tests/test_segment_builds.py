@@ -1,0 +1,56 @@
+"""A foreground ``build`` beside a background merge: it does not wait for the merge, the merge it
+overtook is dropped at its swap (stale), and nothing removed meanwhile comes back."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from sanny.workers import LocalWorker, SearchParams, WorkerSpec
+
+from conftest import EXACT, clustered, subspace_recall
+from test_segments import WIDTHS, params, shape
+
+GUARD_S = 120  # hang guard (not a speed assertion)
+
+
+def test_a_build_overtakes_a_background_merge_which_is_then_dropped(tmp_path):
+    X = clustered(1600, sum(WIDTHS), seed=40, n_clusters=10)
+    w = LocalWorker(WorkerSpec([0, 1], list(WIDTHS), "l2", params("symqg", seal_rows=400, idle_seconds=3600)),
+                    str(tmp_path / "w"))
+    ex = LocalWorker(WorkerSpec([0, 1], list(WIDTHS), "l2", EXACT), str(tmp_path / "x"))
+    try:
+        inner = w.inners[0]
+        started, release = threading.Event(), threading.Event()
+        real = inner.make_graph
+        background = []
+
+        def make(x, threads):
+            if threading.current_thread().name == "sanny-compactor":  # the background merge blocks
+                background.append(len(x))
+                started.set()
+                assert release.wait(GUARD_S)
+            return real(x, threads)
+
+        inner.make_graph = make
+        for x in (w, ex):
+            x.insert(np.arange(1000), X[:1000])           # >= seal_rows: the compactor seals
+        assert started.wait(GUARD_S)
+        for x in (w, ex):
+            x.remove(np.arange(0, 1000, 5))               # while the background build runs
+            x.insert(np.arange(1000, 1600), X[1000:])
+        w.build(True)                                     # returns while the background still waits
+        assert not release.is_set() and inner.merging == "seal"
+        assert shape(w) == ([1400], [0], 0)
+        release.set()
+        assert w.settle(timeout=GUARD_S)
+        assert shape(w) == ([1400], [0], 0)               # the overtaken seal was dropped, not swapped
+        assert background and w.stats()["compaction"]["error"] == ""
+        Q = X[::97]
+        got, _ = w.search(Q, 10, SearchParams(ef_search=200))
+        assert not np.isin(got, np.arange(0, 1000, 5)).any()
+        assert subspace_recall(got, ex.search(Q, 10, SearchParams())[0]) >= 0.95
+    finally:
+        release.set()
+        w.close()
+        ex.close()
