@@ -282,7 +282,15 @@ def test_merge_policy():
     assert plan({1: 1000}, {1: 50}, 0, 0, P, idle=False) is None              # 50 < 105
     assert plan({1: 1000}, {1: 50}, 0, 0, P, idle=True).reason == "idle"      # idle: one clean graph
     assert plan({1: 1000}, {1: 0}, 0, 0, P, idle=True) is None                # already one clean graph
-    assert plan({1: 1000}, {1: 0}, 0, 5, P, idle=True).reason == "idle"       # dead growing rows: dropped
+    step = plan({1: 1000}, {1: 0}, 0, 5, P, idle=True)                      # dead growing rows: dropped,
+    assert step.reason == "idle small" and step.sources == () and step.upto == 5  # the graph left alone
+    # a trickle below idle_merge_share (2 %) of the largest: the rest merge among themselves
+    step = plan({1: 10000, 2: 100, 3: 50}, {1: 0, 2: 0, 3: 0}, 10, 10, P, idle=True)
+    assert step.reason == "idle small" and step.sources == (2, 3) and step.upto == 10
+    assert plan({1: 10000, 2: 150}, {1: 0, 2: 0}, 0, 0, P, idle=True) is None  # one small clean graph: left
+    assert plan({1: 10000, 2: 150}, {1: 0, 2: 3}, 0, 0, P, idle=True).sources == (2,)  # its dead rows go
+    step = plan({1: 10000, 2: 150, 3: 60}, {1: 0, 2: 0, 3: 0}, 0, 0, P, idle=True)  # 210 >= 200: all
+    assert step.reason == "idle" and step.sources == (1, 2, 3)
     step = plan({1: 0, 2: 800}, {1: 1000, 2: 0}, 10, 10, P, idle=False)     # all of 1 deleted
     assert step.reason == "drop" and step.sources == (1,) and step.upto == 0
 

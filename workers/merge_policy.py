@@ -19,7 +19,8 @@ class Step:
 
 def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerParams, idle: bool):
     """The merge policy, a pure function of segment sizes. ``live``/``dead``: rows by sealed serial.
-    Returns ``Step`` or None. Merges aim at one graph: every extra segment costs a whole graph
+    Returns ``Step`` or None. Merges aim at one graph, as long as its cost stays proportional
+    to what it fixes: every extra segment costs a whole graph
     search (its hops barely shrink with its size) and growing rows an exact scan."""
     big = max(live, key=live.get) if live else None
     if big is not None and live[big] == 0:
@@ -34,8 +35,12 @@ def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerP
         reason = "deleted share"
     elif big is not None and pending >= p.merge_ratio * big_live and len(live) + (growing_rows > 0) > 1:
         reason = "merge ratio"
-    elif idle and pending > 0:
+    elif idle and pending >= p.idle_merge_share * big_live and pending > 0:
         reason = "idle"
+    elif idle:  # a trickle: the small segments and the growing rows into one, the largest left alone
+        rest = tuple(sorted(k for k in live if k != big))
+        if growing_rows > 0 or len(rest) > 1 or any(dead[k] for k in rest):
+            return Step(rest, growing_rows, "idle small")
     if growing_rows >= p.seal_rows and growing_rows - growing_live >= growing_rows // 2:
         return Step((), 0, "vacuum")  # mostly rewritten rows (an upsert storm): dropped, nothing built
     if growing_rows >= p.seal_rows or (reason and growing_rows >= p.seal_rows // 4 and live):
