@@ -8,6 +8,7 @@ WAL apply, the remote workers' catch-up ``journal``), ``fanout`` (one call per w
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -19,11 +20,13 @@ from sanny.workers.errors import AlreadyExists, InvalidArgument, NotFound, Worke
 from . import compaction, pipeline, validate
 from .durability import Durable
 from .fanout import lock_for
+from .lane import Lane
 from .wal import DEL, PUT
 
 log = logging.getLogger(__name__)
 
-SEGMENTED = ("hnsw", "hnsw_sq", "symqg")  # inner kinds made of segments (sanny.workers.segments)
+SEGMENTED = ("hnsw", "hnsw_sq", "symqg")
+LANE_OPTIONS = {"T", "ef_search"}  # the search options the lone-query lane takes  # inner kinds made of segments (sanny.workers.segments)
 
 
 @dataclass(frozen=True)
@@ -217,13 +220,22 @@ class Index(Durable):
         """``(keys[m, k], distances[m, k])``; missing results are ``None`` / ``inf``. Keys are
         read under the same lock as the ids (ids are reused: a write between the two would give
         a result the key of a newer vector)."""
+        if kw.keys() <= LANE_OPTIONS and (r := self._lane.search(queries, k, kw.get("T"), kw.get("ef_search"), True)):
+            return r[2], r[1]
         ids, d, keys = self._search(queries, k, True, **kw)
         return keys, d
 
     def search_ids(self, queries, k: int = 10, **kw):
         """Internal ids and user distances (see ``_search``)."""
+        if kw.keys() <= LANE_OPTIONS and (r := self._lane.search(queries, k, kw.get("T"), kw.get("ef_search"), False)):
+            return r[0], r[1]
         ids, d, _ = self._search(queries, k, False, **kw)
         return ids, d
+
+    @functools.cached_property
+    def _lane(self) -> Lane:
+        """One query in the default shape, in the fewest steps (``engine.lane``); else the pipeline."""
+        return Lane(self)
 
     def _search(self, queries, k: int, with_keys: bool, T: int | None = None, epsilon: float | None = None,
                 prune: bool | None = None, adaptive: bool = False, T_max: int | None = None,

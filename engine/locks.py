@@ -3,34 +3,17 @@ thread holds it (a search started from inside a write or a save runs at once ins
 joining a batch that would wait for the lock this thread holds)."""
 from __future__ import annotations
 
-import threading
+import _thread
 
 
-class StateLock:
-    """``threading.RLock`` plus :meth:`held`, from a per-thread depth the holder keeps."""
-
-    def __init__(self):
-        self._lock = threading.RLock()
-        self._mine = threading.local()  # .depth: how many times this thread holds it
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        got = self._lock.acquire(blocking, timeout)
-        if got:
-            self._mine.depth = self.depth() + 1
-        return got
-
-    def release(self) -> None:
-        self._lock.release()  # RuntimeError when this thread does not hold it: depth unchanged
-        self._mine.depth -= 1
-
-    def depth(self) -> int:
-        return getattr(self._mine, "depth", 0)
+class StateLock(_thread.RLock):
+    """The C ``RLock`` itself (a lone search pays ~0.1 µs for it, a Python wrapper ~0.4 µs), plus
+    :meth:`held` and :meth:`depth` from the owner and count it keeps anyway."""
 
     def held(self) -> bool:
         """Whether the calling thread holds the lock."""
-        return self.depth() > 0
+        return self._is_owned()
 
-    __enter__ = acquire
-
-    def __exit__(self, *exc) -> None:
-        self.release()
+    def depth(self) -> int:
+        """How many times the calling thread holds it (0: not at all)."""
+        return self._recursion_count()

@@ -94,9 +94,9 @@ class VectorStore:
         return np.array([self.ids.get(k, -1) for k in keys], np.int64)
 
     def keys_of(self, ids: np.ndarray) -> np.ndarray:
+        keys = self.keys
         out = np.empty(ids.shape, object)
-        flat = ids.ravel()
-        out.ravel()[:] = [self.keys[i] if i >= 0 else None for i in flat]
+        out.ravel()[:] = [keys[i] if i >= 0 else None for i in ids.ravel().tolist()]  # ints: fast list indexing
         return out
 
     def is_live(self, ids: np.ndarray) -> np.ndarray:

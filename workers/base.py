@@ -46,15 +46,15 @@ class InnerParams:
     # segments and compaction (``segments``; kinds hnsw, hnsw_sq, symqg): the growing segment is
     # sealed into a graph at ``seal_rows``; all segments merge into one graph when the rows outside
     # the largest (plus every dead row) reach ``merge_ratio`` of it, when its deleted share reaches
-    # ``max_deleted``, or after ``idle_seconds`` without a write once what a merge would fix reaches
-    # ``idle_merge_share`` of the largest (below it, idle merges only the small segments and the
-    # growing rows: a trickle of writes never rebuilds a large graph); background merges build with
+    # ``max_deleted``, or after ``idle_seconds`` without a write when the one graph would hold at most
+    # ``idle_merge_rows`` (larger: idle merges only the small segments and the growing rows, so a
+    # trickle of writes never rebuilds a large graph); background merges build with
     # ``compact_threads`` (1 leaves a core to searches); ``compact=False``: only build()/compact merge
     seal_rows: int = 4096
     merge_ratio: float = 0.5
     max_deleted: float = 0.1
     idle_seconds: float = 1.0
-    idle_merge_share: float = 0.02
+    idle_merge_rows: int = 262144
     compact_threads: int = 1
     compact_nice: int = 10  # the compactor thread's nice above its process's (Linux): searches and writes first
     compact: bool = True

@@ -120,14 +120,14 @@ class SymqgGraph:
         return self.n
 
     def search(self, q: np.ndarray, size: int, ef: int, threads: int = 1):
-        rows, d = self.index.search_batch(pad(q, self.padded), size, max(ef, size), num_threads=threads)
-        rows = np.asarray(rows, np.int64)
-        rows[rows >= self.n] = -1
+        """Sorted rows and distances; the library fills every row (it raises when it cannot find
+        ``size`` results rather than return fewer), so there is nothing to mask."""
+        if q.shape[1] != self.padded or not q.flags.c_contiguous or q.dtype != np.float32:
+            q = pad(q, self.padded)
+        rows, d = self.index.search_batch(q, size, max(ef, size), num_threads=threads)
+        rows = rows.astype(np.int64)
         if self.metric == "ip":
-            d = partial("ip", q, self.x[np.maximum(rows, 0)]).astype(np.float32)
-        else:
-            d = np.asarray(d, np.float32)
-        d[rows < 0] = np.inf
+            d = partial("ip", q[:, : self.width], self.x[rows]).astype(np.float32)
         return rows, d
 
     def save(self, path: str) -> None:

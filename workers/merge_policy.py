@@ -35,7 +35,7 @@ def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerP
         reason = "deleted share"
     elif big is not None and pending >= p.merge_ratio * big_live and len(live) + (growing_rows > 0) > 1:
         reason = "merge ratio"
-    elif idle and pending >= p.idle_merge_share * big_live and pending > 0:
+    elif idle and pending > 0 and big_live + pending <= p.idle_merge_rows:
         reason = "idle"
     elif idle:  # a trickle: the small segments and the growing rows into one, the largest left alone
         rest = tuple(sorted(k for k in live if k != big))

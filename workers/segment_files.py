@@ -18,11 +18,13 @@ class Segment:
     gid_of: np.ndarray  # int64 [rows]: internal id of each row
     dead: np.ndarray = field(default=None)  # bool [rows]
     n_dead: int = 0
+    identity: bool = False  # row i is internal id i (a build over ids 0..n-1 in order)
 
     def __post_init__(self):
         if self.dead is None:
             self.dead = np.zeros(len(self.gid_of), bool)
         self.n_dead = int(self.dead.sum())
+        self.identity = bool((self.gid_of == np.arange(len(self.gid_of))).all())
 
     @property
     def live(self) -> int:

@@ -57,6 +57,7 @@ class SegmentedInner:
         self.g_n = self.g_ndead = 0
         self.where_seg = np.full(1024, -1, np.int32)
         self.where_row = np.zeros(1024, np.int32)
+        self.lone: Segment | None = None  # the one sealed segment while nothing else holds a row (``_relone``)
         self.merges = 0
         self.merge_seconds = 0.0
 
@@ -94,6 +95,7 @@ class SegmentedInner:
             self.g_dead[n: n + len(ids)] = False
             self.g_n = n + len(ids)
             self._place(ids, GROWING, np.arange(n, n + len(ids)))
+            self.lone = None
 
     def remove(self, ids) -> None:
         ids = np.asarray(ids, np.int64)
@@ -112,6 +114,7 @@ class SegmentedInner:
                     seg.dead[r] = True
                     seg.n_dead += len(r)
             self.where_seg[ids] = -1
+            self._relone()
             for rec in self._recorders:
                 rec.append(ids)
 
@@ -167,7 +170,15 @@ class SegmentedInner:
                 self._place(gid[keep], seg.serial, np.nonzero(keep)[0])
             self.merges += 1
             self.merge_seconds += time.perf_counter() - t0
+            self._relone()
         return True
+
+    def _relone(self) -> None:
+        """(Under the lock, after every change.) ``lone``: the one sealed segment when it has no
+        dead row and no growing row is live, so its graph alone answers a search exactly as
+        ``search`` would (the index's lone-query lane reads it, ``engine.lane``); else None."""
+        seg = next(iter(self.sealed.values())) if len(self.sealed) == 1 else None
+        self.lone = seg if seg is not None and not seg.n_dead and self.g_n == self.g_ndead else None
 
     def _end(self, token, removed: list) -> None:
         """A compaction leaves (under the lock): its recorder and its reason go."""
@@ -271,6 +282,7 @@ class SegmentedInner:
                 keep = ~seg.dead
                 if keep.any():
                     self._place(seg.gid_of[keep], seg.serial, np.nonzero(keep)[0])
+            self._relone()
         self.add(growing, self.store.arrays[self.s][growing])
 
     def nbytes(self) -> int:
