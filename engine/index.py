@@ -59,7 +59,7 @@ class Index(Durable):
     def prepare_queries(self, queries, field: str = "queries") -> Queries:
         """Check ``queries`` (shape, dimension, finite) and normalise them for cosine."""
         if self.config.metric == "cosine":  # the norms check finiteness: one pass over the rows
-            return Queries(validate.unit(validate.vectors(queries, self.config.dim, field, finite=False), field))
+            return Queries(validate.unit(validate.vectors(queries, self.config.dim, field, finite=False), field, True))
         return Queries(validate.vectors(queries, self.config.dim, field))
 
     @contextlib.contextmanager

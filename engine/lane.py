@@ -21,16 +21,18 @@ from sanny.workers import LocalWorker
 from sanny.workers.inner import exact_partials
 from sanny.workers.segments import SegmentedInner
 
-from .validate import MAX_K, MAX_NORM, MAX_T
+from .validate import MAX_K, MAX_NORM, MAX_T, UNIT
 
 F32 = np.dtype(np.float32)
-UNIT = 4e-7  # |q|^2 this close to 1: normalising would change q by float32 rounding only
 MAX_SQ = MAX_NORM * MAX_NORM  # the pipeline's norm bound, squared (l2: larger rows are its errors)
 
 
 class Lane:
     def __init__(self, ix):
         self.ix = ix
+        cfg = ix.config
+        self.row, self.flat = (1, cfg.dim), (cfg.dim,)
+        self.cfg, self.l2 = cfg, cfg.metric == "l2"  # T and ef_search may change (``set_defaults``)
         self._seen = None   # the workers list the verdict below is about (and its length)
         self._n = -1
         self.inner: SegmentedInner | None = None  # its one inner when the index has the lane's shape
@@ -51,39 +53,36 @@ class Lane:
 
     def search(self, q, k, T, ef, with_keys: bool):
         """``(ids[1, k], user distances[1, k], keys or None)``, or None: take the pipeline."""
-        if type(q) is not np.ndarray or q.dtype != F32:
+        if type(q) is not np.ndarray or q.dtype != F32 or type(k) is not int:
             return None
-        ix = self.ix
-        cfg = ix.config
-        if q.shape != (1, cfg.dim):
-            if q.shape != (cfg.dim,):
+        if q.shape != self.row:
+            if q.shape != self.flat:
                 return None
             q = q[None]
+        ix = self.ix
         inner = self._shape() if ix.pca is None else None
         if inner is None:
             return None
-        if type(k) is not int:
-            return None
         if T is None:
-            T = cfg.T if cfg.T > k else k
+            T = max(self.cfg.T, k)
         if ef is None:
-            ef = cfg.ef_search
+            ef = self.cfg.ef_search
         if type(T) is not int or type(ef) is not int or not 1 <= k <= T <= MAX_T or k > MAX_K \
                 or not 0 <= ef <= MAX_T:
             return None
         s = float(np.vdot(q, q))  # finite iff every entry is (an overflow: the pipeline decides)
-        if cfg.metric == "cosine":
-            if not 0.0 < s < math.inf:
+        if self.l2:
+            if not 0.0 <= s < MAX_SQ:
                 return None
-            if abs(s - 1.0) > UNIT:  # a unit row (most embedding models') is searched as it is
-                q = q * (1.0 / math.sqrt(s))
-        elif not 0.0 <= s < MAX_SQ:
+        elif not 0.0 < s < math.inf:
             return None
+        elif abs(s - 1.0) > UNIT:  # a unit row (most embedding models') is searched as it is
+            q = q * (1.0 / math.sqrt(s))
         lock = ix._lock
         if not lock.acquire(False):
             return None
         try:
-            seg = inner.lone if ix.trained else None
+            seg = inner.lone if ix.layout is not None else None
             if seg is None or len(seg.gid_of) < T:
                 return None
             rows, d = seg.graph.search(q, T, ef if ef > T else T, 1)
@@ -96,4 +95,4 @@ class Lane:
             keys = ix.store.keys_of(ids) if with_keys else None
         finally:
             lock.release()
-        return ids, (np.sqrt(d) if cfg.metric == "l2" else d * 0.5), keys
+        return ids, (np.sqrt(d) if self.l2 else d * 0.5), keys

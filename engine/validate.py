@@ -16,6 +16,7 @@ MAX_T = 100_000
 # a row's L2 norm: over this, squared distances (up to (|q| + |x|)^2) and inner products
 # computed in float32 (max ~3.4e38) could overflow to inf and silently drop every result
 MAX_NORM = 1e18
+UNIT = 1e-6  # |x|^2 this close to 1 (8 float32 ulps): normalising would change x by rounding only
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0/C1 control characters (NUL, newline, ESC, ...)
 
 
@@ -34,9 +35,12 @@ def vectors(x, dim: int, field: str = "vectors", finite: bool = True) -> np.ndar
         raise InvalidArgument(field, "empty batch")
     if a.shape[1] != dim:
         raise InvalidArgument(field, f"wrong dimension: expected {dim}, got {a.shape[1]}")
-    if finite and not np.isfinite(a).all():
+    # two reductions, no temporaries: NaN makes both NaN, an Inf shows in one (cheaper than
+    # isfinite + abs, which each allocate an array of the batch's size)
+    lo, hi = (float(a.min()), float(a.max())) if finite else (0.0, 0.0)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         _not_finite(a, field)
-    if finite and a.size and float(np.abs(a).max()) * math.sqrt(dim) > MAX_NORM:  # cheap bound first
+    if max(-lo, hi) * math.sqrt(dim) > MAX_NORM:  # cheap bound first
         norms = np.sqrt(np.einsum("ij,ij->i", a, a, dtype=np.float64))
         if (norms > MAX_NORM).any():  # (finite=False: cosine, normalised in float64 by ``unit``)
             i = int(np.argmax(norms > MAX_NORM))
@@ -128,10 +132,15 @@ def T_max(t, T: int) -> int:
     return int(t)
 
 
-def unit(x: np.ndarray, field: str) -> np.ndarray:
+def unit(x: np.ndarray, field: str, keep_unit: bool = False) -> np.ndarray:
     """Normalise rows for the cosine metric; a zero vector has no direction. A row with NaN or
     Inf has a non-finite norm: the error names it (so ``vectors(finite=False)`` may skip its
-    own pass over the array)."""
+    own pass over the array). ``keep_unit`` (queries, never stored): rows already of unit norm
+    (most embedding models' output) are returned as they are, checked by a float32 pass."""
+    if keep_unit and len(x) > 4:
+        n2 = np.einsum("ij,ij->i", x, x)
+        if ((n2 > 1.0 - UNIT) & (n2 < 1.0 + UNIT)).all():  # NaN fails both comparisons
+            return x
     n = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64))  # 3x cheaper than linalg.norm per call
     if len(n) <= 4:  # a few rows: Python floats, cheaper than numpy's reductions
         ok = all(0.0 < v < math.inf for v in n.tolist())  # NaN fails both comparisons

@@ -50,6 +50,10 @@ def test_the_lane_answers_as_the_pipeline_does(make_index, kind, metric):
             np.testing.assert_allclose(got[1], want_d, rtol=1e-5, atol=1e-5)
     keys, d = ix.search(Q[0], 10)  # the public calls, 1-D and (1, dim): the lane's rows
     np.testing.assert_array_equal(keys, ix.search(Q[:1], 10, prune=ix.config.prune)[0])
+    ix.set_defaults(T=12, ef_search=48)  # changed defaults: the lane reads them as the pipeline does
+    got = ix._lane.search(Q[:1], 10, None, None, False)
+    assert ix.last_stats["T"] == 12
+    np.testing.assert_array_equal(got[0], _pipeline(ix, Q[0], 10, None, None)[0])
 
 
 def test_a_unit_query_is_searched_as_it_is_and_others_normalised(make_index):

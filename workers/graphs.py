@@ -122,7 +122,7 @@ class SymqgGraph:
     def search(self, q: np.ndarray, size: int, ef: int, threads: int = 1):
         """Sorted rows and distances; the library fills every row (it raises when it cannot find
         ``size`` results rather than return fewer), so there is nothing to mask."""
-        if q.shape[1] != self.padded or not q.flags.c_contiguous or q.dtype != np.float32:
+        if q.shape[1] != self.padded or q.dtype != np.float32 or not q.flags.c_contiguous:
             q = pad(q, self.padded)
         rows, d = self.index.search_batch(q, size, max(ef, size), num_threads=threads)
         rows = rows.astype(np.int64)

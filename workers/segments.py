@@ -30,6 +30,7 @@ from .kernels import SMALL_BATCH, topk_rows
 from .merge_policy import Step, plan
 from .segment_files import Segment
 
+CPUS = os.cpu_count() or 1
 GROWING = 0  # the growing segment's serial; sealed segments count from 1
 
 
@@ -68,7 +69,7 @@ class SegmentedInner:
 
     @property
     def threads(self) -> int:
-        return self.p.threads or os.cpu_count() or 1
+        return self.p.threads or CPUS
 
     # -- writes --------------------------------------------------------------------------
     def _place(self, ids: np.ndarray, serial: int, rows: np.ndarray) -> None:
