@@ -25,8 +25,10 @@ def train_sample(x: np.ndarray, seed: int = 0) -> np.ndarray:
 def fresh_baseline(mode: str, cfg, x: np.ndarray, test: np.ndarray, kth: np.ndarray, k: int, metric: str,
                    opts: dict, repeats: int, singles: int, batch: int, settle_timeout: float, work: str) -> dict:
     """Build ``x`` (keys ``str(row)``) into a new index at ``work``, let it settle (as the
-    churned index's ``settled`` phase), measure it, save it, and return recall, QPS, build
-    seconds, RSS and the saved directory's size."""
+    churned index's ``settled`` phase), measure it, checkpoint it twice, and return recall, QPS,
+    build seconds, RSS and the directory's size. Twice: a checkpointed index keeps its newest
+    snapshot and the one before (recovery's fallback, ``engine.snapshot``), as does the churned
+    index from its second checkpoint on; one save would compare two snapshots with one."""
     from .churn_site import load_rows, measure, open_site, recall, settle, state
 
     root = os.path.join(work, "index")
@@ -40,6 +42,7 @@ def fresh_baseline(mode: str, cfg, x: np.ndarray, test: np.ndarray, kth: np.ndar
             waited = settle(site.ix, settle_timeout)
             m = measure(site, test, kth, k, opts, repeats, singles,
                         lambda ids: recall(site.ix, ids, int, x, test, kth, k, metric))
+            site.ix.save()
             site.ix.save()
             return {**m, **state(site), **waited, "build_s": build_s, "live": len(site.ix)}
     finally:

@@ -144,7 +144,9 @@ def markdown(doc: dict) -> str:
            "and a save. Every run (cycles, burst) has its own process; RSS is the index's share (that process's "
            "growth since the index was made, empty, plus every worker process), the directory the index's plus the workers'. `settle CPU` is every process's CPU while waiting "
            "to settle; `compaction CPU` the workers' own count so far, where they report segments. Ratios are to a fresh build of the same live "
-           f"vectors in a child process, settled the same way (every {s['fresh_every']} cycles; each cycle uses the nearest). Targets: "
+           f"vectors in a child process, settled the same way and checkpointed twice, so its directory holds the two snapshots "
+           "every checkpointed index keeps (the newest and recovery's fallback) as the churned one does "
+           f"(every {s['fresh_every']} cycles; each cycle uses the nearest). Targets: "
            f"recall within {RECALL_SLACK} of fresh, batch QPS >= {QPS_CYCLE}x at every cycle and within "
            f"{BURST_WINDOW:.0f} s of the burst, >= {QPS_BURST}x right after it, RSS and directory <= {SIZE_MAX}x "
            "(✓ met, ✗ missed).", "",
