@@ -1,5 +1,6 @@
 """A foreground ``build`` beside a background merge: it does not wait for the merge, the merge it
-overtook is dropped at its swap (stale), and nothing removed meanwhile comes back."""
+overtook is dropped at its swap (stale), and nothing removed meanwhile comes back. A worker
+polled for its compaction state (a remote one) stays "pending" until its idle step has run."""
 from __future__ import annotations
 
 import threading
@@ -54,3 +55,34 @@ def test_a_build_overtakes_a_background_merge_which_is_then_dropped(tmp_path):
         release.set()
         w.close()
         ex.close()
+
+
+class _Remote:
+    """A worker seen as a remote one is: stats only, no ``settle`` (``compaction.wait`` polls)."""
+
+    def __init__(self, w):
+        self.w = w
+
+    def stats(self) -> dict:
+        return self.w.stats()
+
+
+def test_a_polled_worker_is_pending_until_its_idle_merge_has_run(tmp_path):
+    from sanny.engine import compaction
+
+    X = clustered(700, sum(WIDTHS), seed=41, n_clusters=8)
+    w = LocalWorker(WorkerSpec([0, 1], list(WIDTHS), "l2", params("symqg", idle_seconds=3600)), str(tmp_path / "w"))
+    try:
+        w.insert(np.arange(600), X[:600])
+        w.build(True)
+        assert w.stats()["compaction"]["state"] == "idle"      # one clean graph: nothing left
+        w.insert(np.arange(600, 700), X[600:700])             # below every size rule (seal, ratio, deleted
+        w.remove(np.arange(0, 600, 20))                       # share): only the idle step merges them
+        assert w.stats()["compaction"]["state"] == "pending"  # not "idle" while the idle step waits
+        assert not compaction.wait([_Remote(w)], timeout=0.3)  # its idle step is an hour away
+        w.compactor.p = params("symqg", idle_seconds=0.0)     # now due
+        w.compactor.wake()
+        assert compaction.wait([_Remote(w)], timeout=GUARD_S)
+        assert shape(w) == ([700 - 30], [0], 0)
+    finally:
+        w.close()

@@ -131,10 +131,10 @@ class Compactor:
                 self._settling -= 1
 
     def state(self) -> dict:
-        with self._cv:
-            idle = time.monotonic() - self._last_write >= self.p.idle_seconds
         running = self.running or next((i.merging for i in self.inners if i.merging), "")
-        pending = running or any(i.plan(idle) is not None for i in self.inners)
+        # planned as idle: a step that waits only for ``idle_seconds`` to pass is pending too (a
+        # remote settle polls this state: "idle" must mean nothing is left, not "not yet")
+        pending = running or any(i.plan(True) is not None for i in self.inners)
         if not running and not self.enabled:
             pending = False  # nothing will run it on its own: build() / sanny compact does
         return {"state": running or ("pending" if pending else "idle"), "steps": self.steps,
