@@ -86,3 +86,17 @@ def test_a_polled_worker_is_pending_until_its_idle_merge_has_run(tmp_path):
         assert shape(w) == ([700 - 30], [0], 0)
     finally:
         w.close()
+
+
+def test_no_step_is_named_like_a_compaction_state():
+    """A running step's reason is what a poller sees as the state: "idle" or "pending" would read
+    as done or not started."""
+    from sanny.engine.compaction import STATES
+    from sanny.workers.merge_policy import plan
+
+    P = params("symqg", seal_rows=100, idle_merge_rows=10000)
+    cases = [({}, {}, 100, 100, False), ({}, {}, 40, 100, False), ({1: 1000}, {1: 200}, 0, 0, False),
+             ({1: 1000, 2: 300, 3: 260}, {1: 0, 2: 0, 3: 0}, 10, 10, False), ({1: 1000}, {1: 50}, 0, 0, True),
+             ({1: 9900, 2: 100, 3: 50}, {1: 0, 2: 0, 3: 0}, 10, 10, True), ({1: 0, 2: 800}, {1: 1000, 2: 0}, 0, 0, False)]
+    reasons = {plan(*c[:4], P, idle=c[4]).reason for c in cases}
+    assert len(reasons) == 7 and not reasons & set(STATES)

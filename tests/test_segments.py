@@ -281,16 +281,16 @@ def test_merge_policy():
     assert step.reason == "merge ratio" and step.sources == (1, 2, 3) and step.upto == 10
     assert plan({1: 1000}, {1: 200}, 0, 0, P, idle=False).reason == "deleted share"  # 200 >= 0.1 * 1200
     assert plan({1: 1000}, {1: 50}, 0, 0, P, idle=False) is None              # 50 < 105
-    assert plan({1: 1000}, {1: 50}, 0, 0, P, idle=True).reason == "idle"      # idle: one clean graph
+    assert plan({1: 1000}, {1: 50}, 0, 0, P, idle=True).reason == "idle merge"      # idle: one clean graph
     assert plan({1: 1000}, {1: 0}, 0, 0, P, idle=True) is None                # already one clean graph
-    assert plan({1: 1000}, {1: 0}, 0, 5, P, idle=True).reason == "idle"       # dead growing rows: dropped
+    assert plan({1: 1000}, {1: 0}, 0, 5, P, idle=True).reason == "idle merge"       # dead growing rows: dropped
     # idle above idle_merge_rows (10,000 here): the rest merge among themselves, the largest stays
     step = plan({1: 9900, 2: 100, 3: 50}, {1: 0, 2: 0, 3: 0}, 10, 10, Q, idle=True)
     assert step.reason == "idle small" and step.sources == (2, 3) and step.upto == 10
     assert plan({1: 9900, 2: 150}, {1: 0, 2: 0}, 0, 0, Q, idle=True) is None  # one small clean graph: left
     assert plan({1: 9900, 2: 150}, {1: 0, 2: 3}, 0, 0, Q, idle=True).sources == (2,)  # its dead rows go
     step = plan({1: 9000, 2: 150, 3: 60}, {1: 0, 2: 0, 3: 0}, 0, 0, Q, idle=True)  # 9,210 rows: all
-    assert step.reason == "idle" and step.sources == (1, 2, 3)
+    assert step.reason == "idle merge" and step.sources == (1, 2, 3)
     step = plan({1: 0, 2: 800}, {1: 1000, 2: 0}, 10, 10, P, idle=False)     # all of 1 deleted
     assert step.reason == "drop" and step.sources == (1,) and step.upto == 0
 

@@ -36,7 +36,7 @@ def plan(live: dict, dead: dict, growing_live: int, growing_rows: int, p: InnerP
     elif big is not None and pending >= p.merge_ratio * big_live and len(live) + (growing_rows > 0) > 1:
         reason = "merge ratio"
     elif idle and pending > 0 and big_live + pending <= p.idle_merge_rows:
-        reason = "idle"
+        reason = "idle merge"  # never just "idle": that word is the compactor state "nothing left"
     elif idle:  # a trickle: the small segments and the growing rows into one, the largest left alone
         rest = tuple(sorted(k for k in live if k != big))
         if growing_rows > 0 or len(rest) > 1 or any(dead[k] for k in rest):
