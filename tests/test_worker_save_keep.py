@@ -1,6 +1,7 @@
 """A remote worker never discards the save its coordinator's committed snapshot names: the
 coordinator passes that tag with every Save (``keep``), so checkpoints that fail after the
-workers saved (a crash before CURRENT switches) cannot evict it, however many there are."""
+workers saved (a crash before CURRENT switches) cannot evict it, however many there are. Once a
+checkpoint commits, Release drops what neither committed snapshot names (two saves, not three)."""
 from __future__ import annotations
 
 import os
@@ -29,6 +30,21 @@ def test_host_keeps_the_named_saves_and_only_those(tmp_path):
         assert [s["tag"] for s in host.call("stats")["saves"]] == ["s3", "s0"]
         host.call("save", e, tag="s4", seq=3, keep=["s3"], proof="s3cret")
         assert [s["tag"] for s in host.call("stats")["saves"]] == ["s4", "s3"]
+    finally:
+        host.close()
+
+
+def test_release_keeps_the_named_saves_and_the_base_for_the_owner_only(tmp_path):
+    host = WorkerHost(str(tmp_path / "w"))
+    try:
+        e = host.call("configure", spec=SPEC, lineage="A", secret="s3cret")["epoch"]
+        for seq in range(4):
+            host.call("save", e, tag=f"s{seq}", seq=seq, keep=[f"s{i}" for i in range(seq)], proof="s3cret")
+        assert tags(host) == ["s3", "s2", "s1", "s0"]
+        host.call("release", keep=["s1", "s2"], proof="guess")   # not the owner: nothing goes
+        assert tags(host) == ["s3", "s2", "s1", "s0"]
+        host.call("release", keep=["s1"], proof="s3cret")        # s3 is the state's base: it stays
+        assert tags(host) == ["s3", "s1"]
     finally:
         host.close()
 
@@ -95,9 +111,9 @@ def test_failed_checkpoints_never_evict_the_committed_save(tmp_path, monkeypatch
             ix.save()  # and a checkpoint now succeeds, evicting what nobody names
         finally:
             ix.close(save=False)
-        for p in procs:  # the saves the reopened snapshot and the one before it named, and the
-            saves = sorted(os.listdir(os.path.join(p.data_dir, "saves")))  # new one; no failed ones
-            assert len(saves) == 3 and committed[p.data_dir] in saves, saves
+        for p in procs:  # the saves the two committed snapshots name (the new one and the reopened
+            saves = sorted(os.listdir(os.path.join(p.data_dir, "saves")))  # one); no failed ones
+            assert len(saves) == 2 and committed[p.data_dir] in saves, saves
     finally:
         for p in procs:
             p.stop()

@@ -75,12 +75,14 @@ class GrpcWorker(RemoteWorker):
             return self._stub.Save, pb.WorkerSaveRequest(tag=kw["tag"], seq=kw["seq"], keep=kw.get("keep") or ())
         if method == "load":
             return self._stub.Load, pb.WorkerLoadRequest(tag=kw["tag"], spec=spec)
+        if method == "release":
+            return self._stub.Release, pb.WorkerReleaseRequest(keep=kw["keep"])
         if method == "stats":
             return self._stub.Stats, pb.WorkerStatsRequest()
         raise ValueError(f"unknown worker method {method!r}")
 
     def _metadata(self, epoch: str | None, kw: dict):
-        secret = kw.get("secret") or kw.get("proof")  # the lineage owner's secret: Configure, Save
+        secret = kw.get("secret") or kw.get("proof")  # the lineage owner's secret: Configure, Save, Release
         return ((((codec.EPOCH_HEADER, epoch),) if epoch else ()) + self._auth
                 + (((codec.SECRET_HEADER, secret),) if secret else ()) or None)
 

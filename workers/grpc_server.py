@@ -92,6 +92,9 @@ class SubspaceWorkerServicer(pb_grpc.SubspaceWorkerServicer):
         spec = codec.spec_dict(request.spec) if request.HasField("spec") else None
         return codec.position_msg(self._run(context, "load", tag=request.tag, spec=spec))
 
+    def Release(self, request, context):
+        return codec.position_msg(self._run(context, "release", keep=list(request.keep), proof=self._secret(context)))
+
     def Stats(self, request, context):
         st = self._run(context, "stats")
         return pb.WorkerStatsResponse(

@@ -36,7 +36,7 @@ from .local import LocalWorker
 log = logging.getLogger(__name__)
 
 GUARDED = ("insert", "remove", "search", "partial_distances", "build", "save")
-OPEN = ("configure", "load", "stats")
+OPEN = ("configure", "load", "stats", "release")
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -171,11 +171,25 @@ class WorkerHost:
                 log.warning("save %s kept every older save: the caller did not prove it owns lineage %s",
                             tag, self.lineage)
             return self.position()
+        self._evict(keep if keep is None else [tag, *keep])
+        return self.position()
+
+    def _release(self, keep: list, proof: str | None = None) -> dict:
+        """After a checkpoint committed: evict this lineage's saves but ``keep`` and the state's
+        own base (a Save keeps the older committed ones until the commit is known). Owner only."""
+        if self.secret and hmac.compare_digest(str(proof or ""), self.secret):
+            self._evict([*keep, self.base[0]])
+        else:
+            log.warning("release kept every save: the caller did not prove it owns lineage %s", self.lineage)
+        return self.position()
+
+    def _evict(self, keep: list | None) -> None:
+        """This lineage's saves but those in ``keep`` (None: but the newest KEEP_SAVES) go."""
+        saves = os.path.join(self.data_dir, "saves")
         mine = [d for d in self._saves() if d["lineage"] == self.lineage]  # never touch other indexes' saves
-        drop = mine[self.KEEP_SAVES:] if keep is None else [d for d in mine if d["tag"] not in {tag, *keep}]
+        drop = mine[self.KEEP_SAVES:] if keep is None else [d for d in mine if d["tag"] not in set(keep)]
         for old in drop:
             shutil.rmtree(os.path.join(saves, old["tag"]), ignore_errors=True)
-        return self.position()
 
     def _load(self, tag: str, spec: dict | None = None) -> dict:
         if not _TAG.match(tag or ""):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import json
+import logging
 import os
 import secrets
 import threading
@@ -35,6 +36,8 @@ from .errors import DeadlineExceeded, IndexCorrupt, SannyError, WorkerUnavailabl
 from .base import CoordinatorLog, SearchParams, Worker, WorkerSpec
 from .deadline import remaining
 from .pending import Pending
+
+log = logging.getLogger(__name__)
 
 SLOW = frozenset({"insert", "build", "save", "load", "configure"})  # may (re)build graphs
 
@@ -252,8 +255,14 @@ class RemoteWorker(Worker):
                        "previous": self._committed[0] if self._committed else None}, f, indent=1)
 
     def committed(self) -> None:
-        """The previous committed save stays too: recovery may fall back to that snapshot."""
+        """The previous committed save stays too: recovery may fall back to that snapshot. Any
+        older save goes now (Release), not at the next Save: a worker holds two saves, not three.
+        Best effort: a worker that misses it (down, or older) evicts them at its next Save."""
         self._committed = [self._base[0]] + self._committed[:1]
+        try:
+            self._timed("release", None, {"keep": list(self._committed), "proof": self._secret})
+        except (SannyError, OSError, ValueError, TimeoutError) as e:
+            log.info("worker %s kept its older saves until its next save: %s", self.name, e)
 
     def load(self, path: str) -> None:
         """Bind to the save the coordinator's snapshot names; the worker loads it on first use

@@ -139,6 +139,12 @@ class WorkerSaveRequest(_message.Message):
     keep: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, tag: _Optional[str] = ..., seq: _Optional[int] = ..., keep: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class WorkerReleaseRequest(_message.Message):
+    __slots__ = ("keep",)
+    KEEP_FIELD_NUMBER: _ClassVar[int]
+    keep: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, keep: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class WorkerLoadRequest(_message.Message):
     __slots__ = ("tag", "spec")
     TAG_FIELD_NUMBER: _ClassVar[int]

@@ -74,6 +74,11 @@ class SubspaceWorkerStub:
                 request_serializer=sanny_dot_v1_dot_worker__pb2.WorkerLoadRequest.SerializeToString,
                 response_deserializer=sanny_dot_v1_dot_worker__pb2.WorkerPosition.FromString,
                 _registered_method=True)
+        self.Release = channel.unary_unary(
+                '/sanny.v1.SubspaceWorker/Release',
+                request_serializer=sanny_dot_v1_dot_worker__pb2.WorkerReleaseRequest.SerializeToString,
+                response_deserializer=sanny_dot_v1_dot_worker__pb2.WorkerPosition.FromString,
+                _registered_method=True)
         self.Stats = channel.unary_unary(
                 '/sanny.v1.SubspaceWorker/Stats',
                 request_serializer=sanny_dot_v1_dot_worker__pb2.WorkerStatsRequest.SerializeToString,
@@ -140,6 +145,14 @@ class SubspaceWorkerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Release(self, request, context):
+        """Evict this lineage's saves except those named in `keep` and the one the state is based on
+        (sent after a checkpoint commits; only the lineage's owner, proven as for Save, evicts).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Stats(self, request, context):
         """Counts, memory, position in the coordinator's log, saves on disk.
         """
@@ -188,6 +201,11 @@ def add_SubspaceWorkerServicer_to_server(servicer, server):
             'Load': grpc.unary_unary_rpc_method_handler(
                     servicer.Load,
                     request_deserializer=sanny_dot_v1_dot_worker__pb2.WorkerLoadRequest.FromString,
+                    response_serializer=sanny_dot_v1_dot_worker__pb2.WorkerPosition.SerializeToString,
+            ),
+            'Release': grpc.unary_unary_rpc_method_handler(
+                    servicer.Release,
+                    request_deserializer=sanny_dot_v1_dot_worker__pb2.WorkerReleaseRequest.FromString,
                     response_serializer=sanny_dot_v1_dot_worker__pb2.WorkerPosition.SerializeToString,
             ),
             'Stats': grpc.unary_unary_rpc_method_handler(
@@ -411,6 +429,33 @@ class SubspaceWorker:
             target,
             '/sanny.v1.SubspaceWorker/Load',
             sanny_dot_v1_dot_worker__pb2.WorkerLoadRequest.SerializeToString,
+            sanny_dot_v1_dot_worker__pb2.WorkerPosition.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Release(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sanny.v1.SubspaceWorker/Release',
+            sanny_dot_v1_dot_worker__pb2.WorkerReleaseRequest.SerializeToString,
             sanny_dot_v1_dot_worker__pb2.WorkerPosition.FromString,
             options,
             channel_credentials,
