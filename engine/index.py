@@ -232,10 +232,7 @@ class Index(Durable):
         ids, d, _ = self._search(queries, k, False, **kw)
         return ids, d
 
-    @functools.cached_property
-    def _lane(self) -> Lane:
-        """One query in the default shape, in the fewest steps (``engine.lane``); else the pipeline."""
-        return Lane(self)
+    _lane = functools.cached_property(Lane)  # one query in the default shape, fewest steps (``engine.lane``)
 
     def _search(self, queries, k: int, with_keys: bool, T: int | None = None, epsilon: float | None = None,
                 prune: bool | None = None, adaptive: bool = False, T_max: int | None = None,
