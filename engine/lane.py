@@ -85,7 +85,10 @@ class Lane:
             seg = inner.lone if ix.layout is not None else None
             if seg is None or len(seg.gid_of) < T:
                 return None
-            rows, d = seg.graph.search(q, T, ef if ef > T else T, 1)
+            try:
+                rows, d = seg.graph.search(q, T, ef if ef > T else T, 1)
+            except RuntimeError:  # a list too long for the graph to fill: the pipeline scans it
+                return None
             if rows[0, -1] < 0:
                 return None
             if T > k:

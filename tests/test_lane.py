@@ -132,3 +132,23 @@ def test_bad_single_queries_still_get_the_pipelines_errors(make_index, metric):
             with pytest.raises(InvalidArgument) as e:
                 call(**kw)
             assert e.value.field == field
+
+
+def test_a_graph_that_cannot_fill_the_list_is_scanned_instead(make_index):
+    """SymphonyQG raises when it cannot find T results (T near its row count, now and then): the
+    lane steps aside and the pipeline scans that segment's rows exactly, so the caller gets the
+    exact answer, not the library's error."""
+    from conftest import brute_force
+
+    X, Q = clustered(600, 48, seed=59), clustered(5, 48, seed=60)
+    ix = _index(make_index, "symqg", "l2", X)
+    seg = ix.workers[0].inners[0].lone
+
+    def refuse(*a, **kw):
+        raise RuntimeError("QuantizedGraph search could not produce k results")
+
+    seg.graph.search = refuse
+    assert ix._lane.search(Q[0], 10, 590, None, False) is None
+    ids, d = ix.search_ids(Q, 10, T=590)
+    want, _ = brute_force(Q, X, 10, "l2")
+    np.testing.assert_array_equal(ids, want)

@@ -232,7 +232,10 @@ class SegmentedInner:
         found = []
         for seg in segs:
             size = min(T + min(seg.n_dead, T), len(seg.gid_of))
-            rows, d = seg.graph.search(q, size, max(params.ef_search or T, size), threads)
+            try:
+                rows, d = seg.graph.search(q, size, max(params.ef_search or T, size), threads)
+            except RuntimeError:  # symqg cannot always fill a list nearly as long as its graph: scan it
+                rows, d = scan_rows(q, self.store.arrays[self.s][seg.gid_of], size, self.metric)
             ok = rows >= 0
             r = np.where(ok, rows, 0)
             if seg.n_dead:
