@@ -100,3 +100,26 @@ def test_no_step_is_named_like_a_compaction_state():
              ({1: 9900, 2: 100, 3: 50}, {1: 0, 2: 0, 3: 0}, 10, 10, True), ({1: 0, 2: 800}, {1: 1000, 2: 0}, 0, 0, False)]
     reasons = {plan(*c[:4], P, idle=c[4]).reason for c in cases}
     assert len(reasons) == 7 and not reasons & set(STATES)
+
+
+def test_every_compaction_gives_its_freed_pages_back(tmp_path, monkeypatch):
+    """glibc keeps freed heap in its arenas: after every merge (background or build) the worker
+    asks it to return them (``malloc_trim``), so RSS follows the live segments down."""
+    from sanny.workers import compactor
+
+    assert compactor._trim is not None  # glibc here (Debian): the call exists
+    calls = []
+    monkeypatch.setattr(compactor, "_trim", lambda pad: calls.append(pad) or 1)
+    X = clustered(800, sum(WIDTHS), seed=42, n_clusters=8)
+    w = LocalWorker(WorkerSpec([0, 1], list(WIDTHS), "l2", params("symqg", seal_rows=300, idle_seconds=3600)),
+                    str(tmp_path / "w"))
+    try:
+        w.insert(np.arange(800), X)                           # >= seal_rows: background steps
+        assert w.settle(timeout=GUARD_S)
+        background = len(calls)
+        assert background >= w.stats()["compaction"]["steps"] >= 1
+        w.remove(np.arange(0, 800, 3))
+        w.build(True)                                         # a foreground merge
+        assert len(calls) > background and set(calls) == {0}
+    finally:
+        w.close()

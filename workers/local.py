@@ -13,7 +13,7 @@ import tempfile
 import numpy as np
 
 from .base import SearchParams, Worker, WorkerSite, WorkerSpec
-from .compactor import Compactor
+from .compactor import Compactor, give_back
 from .inner import make_inner
 from . import parallel
 from .kernels import SMALL_BATCH, partial
@@ -75,6 +75,8 @@ class LocalWorker(Worker):
     def build(self, optimize: bool = False) -> None:
         for inner in self.inners:
             inner.build(optimize)
+        if optimize:
+            give_back()  # the merged-away segments' pages
         self.compactor.wake()  # rows written during the build: planned now, not at the next write
 
     # -- reads ---------------------------------------------------------------------------
