@@ -139,14 +139,18 @@ def ef_ceiling(n: int, dim: int, k: int = 10) -> int:
 
 
 def beams(top: int, low: tuple = (8, 16, 24, 32, 48, 64)) -> list[int]:
-    """A beam sweep: the fine ``low`` steps (the recall 0.9-0.98 region), then doublings of the
-    last one up to ``top``."""
+    """A beam sweep: the fine ``low`` steps (the recall 0.9-0.98 region), then steps of 1.5x and
+    4/3x (96, 128, 192, 256, ...) up to ``top``: a doubling from 64 to 128 jumped over where two
+    graphs of the same build parameters cross 0.99 (one at 64, its twin only at 128), so the
+    frontier at 0.99 measured the builds' luck, not the engines."""
     out = [b for b in low if b <= top]
-    b = 2 * max(low)
-    while b <= top:
-        out.append(b)
+    b = max(low)
+    while True:
+        for nb in (b * 3 // 2, b * 2):
+            if nb > top:
+                return out
+            out.append(nb)
         b *= 2
-    return out
 
 
 def peers(dim: int, n: int = 0, wide: bool = False) -> dict:

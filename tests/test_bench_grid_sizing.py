@@ -34,6 +34,7 @@ def test_default_sweeps_end_at_the_ceiling(dim, n):
         (_, _, qs), = grids.expand({name: g[name]})
         beams = [q[key] for q in qs]
         assert beams == sorted(beams) and beams[-1] == top and beams[0] <= 10, (name, beams)
+        assert all(b <= 1.5 * a for a, b in zip(beams[2:], beams[3:])), beams  # no doubling above the low steps
     sanny = [q for _, b, qs in grids.expand({"sanny": g["sanny"]}) if b.get("kind") == "symqg" and b["S"] == 1
              for q in qs]
     assert max(q["ef_search"] for q in sanny) == top // 2 and min(q["ef_search"] for q in sanny) == 16
