@@ -1,8 +1,6 @@
-"""The durable half of :class:`~sanny.engine.index.Index`: its directory, lifecycle and write path.
-
-create / open (snapshot + WAL replay) / train / save / close; every write: WAL append (fsync) ->
-vector store -> each worker's slice, with the catch-up ``journal`` remote workers read.
-"""
+"""The durable half of :class:`~sanny.engine.index.Index`: its directory, lifecycle and write path
+(create / open (snapshot + WAL replay) / train / save / close; every write: WAL append (fsync) ->
+vector store -> each worker's slice, with the catch-up ``journal`` remote workers read)."""
 from __future__ import annotations
 
 import contextlib
@@ -12,7 +10,7 @@ import threading
 
 import numpy as np
 
-from sanny.workers import WorkerSite, WorkerSpec, local_factory
+from sanny.workers import WorkerSite, WorkerSpec, give_back, local_factory
 from sanny.workers.errors import IndexCorrupt, InvalidArgument, SannyError, WorkerUnavailable
 from sanny.workers.fsio import lock_dir
 
@@ -189,6 +187,7 @@ class Durable:
                 self.wal.reset()
             self.journal.clear()
             self._dirty = False
+        give_back()  # the snapshot's write buffers: freed heap back to the OS
 
     def start_checkpoints(self, **bounds):
         """Checkpoint by WAL size / record count / time (``AutoCheckpoint``'s bounds; create and

@@ -103,8 +103,9 @@ def test_no_step_is_named_like_a_compaction_state():
 
 
 def test_every_compaction_gives_its_freed_pages_back(tmp_path, monkeypatch):
-    """glibc keeps freed heap in its arenas: after every merge (background or build) the worker
-    asks it to return them (``malloc_trim``), so RSS follows the live segments down."""
+    """glibc keeps freed heap in its arenas: after every merge (background or build) and every
+    save the worker asks it to return them (``malloc_trim``), so RSS follows the live segments
+    down instead of sitting at its peak."""
     from sanny.workers import compactor
 
     assert compactor._trim is not None  # glibc here (Debian): the call exists
@@ -121,5 +122,8 @@ def test_every_compaction_gives_its_freed_pages_back(tmp_path, monkeypatch):
         w.remove(np.arange(0, 800, 3))
         w.build(True)                                         # a foreground merge
         assert len(calls) > background and set(calls) == {0}
+        merged = len(calls)
+        w.save(str(tmp_path / "save"))                        # a checkpoint's write buffers too
+        assert len(calls) == merged + 1
     finally:
         w.close()

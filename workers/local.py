@@ -113,6 +113,7 @@ class LocalWorker(Worker):
             inner.save(d)
         with open(os.path.join(path, "worker.json"), "w") as f:
             json.dump(self.spec.to_dict(), f)
+        give_back()  # the libraries' and numpy's write buffers (a graph's size, every checkpoint)
 
     def load(self, path: str) -> None:
         with open(os.path.join(path, "worker.json")) as f:
