@@ -102,7 +102,7 @@ def _worst(vals, fn=min):
 
 def _median(vals):
     """The typical value beside the worst: one slow measurement on a shared machine sets the worst."""
-    vals = sorted(v for v in vals if v is not None)
+    vals = [v for v in vals if v is not None]
     return float(np.median(vals)) if vals else None
 
 

@@ -25,8 +25,8 @@ from .wal import DEL, PUT
 
 log = logging.getLogger(__name__)
 
-SEGMENTED = ("hnsw", "hnsw_sq", "symqg")
-LANE_OPTIONS = {"T", "ef_search"}  # the search options the lone-query lane takes  # inner kinds made of segments (sanny.workers.segments)
+SEGMENTED = ("hnsw", "hnsw_sq", "symqg")  # inner kinds made of segments (sanny.workers.segments)
+LANE_OPTIONS = {"T", "ef_search"}  # the search options the lone-query lane takes
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,8 @@ class SegmentedInner:
     @property
     def merging(self) -> str:
         """The reason of a compaction in progress (background or build), "" when none."""
-        return next(iter(self._active.values()), "")
+        running = list(self._active.values())  # one C call: a compaction may end meanwhile
+        return running[0] if running else ""
 
     @property
     def threads(self) -> int:
