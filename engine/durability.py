@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from sanny.workers import WorkerSite, WorkerSpec, give_back, local_factory
+from sanny.workers import WorkerSite, WorkerSpec, give_back, hold_large_apart, local_factory
 from sanny.workers.errors import IndexCorrupt, InvalidArgument, SannyError, WorkerUnavailable
 from sanny.workers.fsio import lock_dir
 
@@ -35,6 +35,7 @@ class Durable:
 
     def __init__(self, root: str, worker_factory=None):
         """Use :meth:`create` or :meth:`open`."""
+        hold_large_apart()  # the store's arrays too: see ``sanny.workers.heap``
         self.root = root
         self._lockfile = lock_dir(root, lambda: IndexCorrupt(f"{root!r} is already open in another process "
                                                              "(a running server? sanny info --server ADDR)"))

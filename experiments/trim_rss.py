@@ -3,7 +3,7 @@
 Builds a worker over the first N rows of an ann-benchmarks file, then runs cycles that each
 remove 10 % of the rows and insert as many new ones under the freed ids, waits for its
 compaction to settle, saves it, and reads the process RSS after each step: once with
-``compactor.give_back`` disabled (glibc keeps freed pages in its arenas), once as shipped.
+``heap.give_back`` disabled (glibc keeps freed pages in its arenas), once as shipped.
 
     python -m experiments.trim_rss DATA.hdf5 --n 15000 --out experiments/results/trim-rss
 """
@@ -16,7 +16,7 @@ import tempfile
 
 import numpy as np
 
-from sanny.workers import InnerParams, LocalWorker, WorkerSpec, compactor
+from sanny.workers import InnerParams, LocalWorker, WorkerSpec, heap
 
 
 def _rss_mb() -> float:
@@ -25,8 +25,8 @@ def _rss_mb() -> float:
 
 
 def run(x: np.ndarray, n: int, cycles: int, trim: bool) -> list[dict]:
-    real = compactor._trim
-    compactor._trim = real if trim else None
+    real = heap._trim
+    heap._trim = real if trim else None
     rows = []
     try:
         with tempfile.TemporaryDirectory(prefix="sanny-trim-") as d:
@@ -46,7 +46,7 @@ def run(x: np.ndarray, n: int, cycles: int, trim: bool) -> list[dict]:
                 rows.append({"trim": trim, "cycle": c, "step": "saved", "rss_mb": _rss_mb()})
             w.close()
     finally:
-        compactor._trim = real
+        heap._trim = real
     return rows
 
 

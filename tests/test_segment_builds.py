@@ -106,11 +106,11 @@ def test_every_compaction_gives_its_freed_pages_back(tmp_path, monkeypatch):
     """glibc keeps freed heap in its arenas: after every merge (background or build) and every
     save the worker asks it to return them (``malloc_trim``), so RSS follows the live segments
     down instead of sitting at its peak."""
-    from sanny.workers import compactor
+    from sanny.workers import heap
 
-    assert compactor._trim is not None  # glibc here (Debian): the call exists
+    assert heap._trim is not None  # glibc here (Debian): the call exists
     calls = []
-    monkeypatch.setattr(compactor, "_trim", lambda pad: calls.append(pad) or 1)
+    monkeypatch.setattr(heap, "_trim", lambda pad: calls.append(pad) or 1)
     X = clustered(800, sum(WIDTHS), seed=42, n_clusters=8)
     w = LocalWorker(WorkerSpec([0, 1], list(WIDTHS), "l2", params("symqg", seal_rows=300, idle_seconds=3600)),
                     str(tmp_path / "w"))

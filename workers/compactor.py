@@ -12,38 +12,16 @@ churn benchmark use, never needed for correctness.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import os
 import threading
 import time
 
 from .base import InnerParams
+from .heap import give_back
 from .segments import SegmentedInner
 
 log = logging.getLogger(__name__)
-
-
-def _malloc_trim():
-    """glibc's ``malloc_trim``, or None (another libc: nothing to do)."""
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-_trim = _malloc_trim()
-
-
-def give_back() -> bool:
-    """Return freed heap pages to the OS. A merge frees the graphs it replaced, but glibc keeps
-    their pages in its arenas (the compactor thread's own among them), so a churned worker's RSS
-    would sit at its peak; measured: a served worker at 1.2-1.9x a fresh one's, up and down."""
-    if _trim is None:
-        return False
-    _trim(0)
-    return True
 
 
 class Compactor:

@@ -13,7 +13,8 @@ import tempfile
 import numpy as np
 
 from .base import SearchParams, Worker, WorkerSite, WorkerSpec
-from .compactor import Compactor, give_back
+from .compactor import Compactor
+from .heap import give_back, hold_large_apart
 from .inner import make_inner
 from . import parallel
 from .kernels import SMALL_BATCH, partial
@@ -22,6 +23,7 @@ from .slices import SliceStore
 
 class LocalWorker(Worker):
     def __init__(self, spec: WorkerSpec, workdir: str | None = None):
+        hold_large_apart()  # this process will hold an index: its large arrays in their own mappings
         self.spec = spec
         self._own_tmp = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="sanny-worker-")
