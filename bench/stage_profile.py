@@ -4,10 +4,12 @@ For Sanny's S=1 settings (SymphonyQG on the raw vectors, faiss HNSW over the PCA
 S=2 SymphonyQG split, each stage of ``Index.search_ids`` is timed on its own over the same
 single queries (µs per query, the best of ``--rounds`` interleaved rounds: the machine is
 shared), beside the whole call and the bare library's search at the same beam. The split is
-timed with its subspaces in turn and overlapped (``workers.parallel``). A single query on the
-default shape (S=1 symqg on the raw vectors) takes the lone-query lane (``engine.lane``), timed
-on its own too; the pipeline's stages then show what the lane skips. Writes
-``DIR/profile.json``; ``sanny bench-report`` renders it under the dataset.
+timed as shipped (the whole call: ``workers.parallel`` decides), with its subspaces forced in
+turn and forced overlapped. A single query on the default shape (S=1 symqg on the raw vectors)
+takes the lone-query lane (``engine.lane``), timed on its own too; the pipeline's stages then
+show what the lane skips. With one SymphonyQG graph, one batch of every test query is timed
+too, against the bare library's batch call. Writes ``DIR/profile.json``; ``sanny bench-report``
+renders it under the dataset.
 """
 from __future__ import annotations
 
@@ -55,7 +57,21 @@ def _timed(stages: dict, Q, rounds: int) -> dict:
     return {k: round(v, 1) for k, v in best.items()}
 
 
-def profile_setting(ix, Q, opts: dict, rounds: int) -> dict:
+def _timed_batch(calls: dict, m: int, rounds: int) -> dict:
+    """µs per query of each ``calls[name]()`` (one batch of ``m`` queries), best of ``rounds``
+    interleaved rounds of 5 calls."""
+    best = {}
+    for _ in range(rounds):
+        for name, fn in calls.items():
+            t = time.perf_counter_ns()
+            for _ in range(5):
+                fn()
+            best[name] = min(best.get(name, np.inf), (time.perf_counter_ns() - t) / 5 / m / 1e3)
+    return {k: round(v, 2) for k, v in best.items()}
+
+
+def profile_setting(ix, Q, opts: dict, rounds: int, B: np.ndarray | None = None) -> dict:
+    """Stages of single queries ``Q``; with one SymphonyQG graph, also one batch of ``B`` (default ``Q``)."""
     cfg = ix.config
     k, T, ef = 10, opts["T"], opts.get("ef_search", 0)
     params = ix._search_params(cfg.epsilon, ef)
@@ -89,13 +105,16 @@ def profile_setting(ix, Q, opts: dict, rounds: int) -> dict:
         stages["union + exact re-rank"] = union_rerank
     out = {"stages_us": _timed(stages, Q, rounds)}
     if len(ix.workers) > 1 and parallel.cores() >= 2:
-        real = parallel._idle.get
-        parallel._idle.get = lambda: float(parallel.cores())  # as if the other cores were idle
-        try:
-            out["stages_us"]["search_ids, subspaces overlapped"] = _timed(
-                {"x": lambda i: ix.search_ids(qs[i], k, **opts)}, Q, rounds)["x"]
-        finally:
-            parallel._idle.get = real
+        for name, overlap in (("overlapped", True), ("in turn", False)):
+            real, gain = parallel.worth_it, parallel._gain
+            parallel.worth_it = lambda n, o=overlap: o  # as if the other cores were idle (or busy)
+            parallel._gain = parallel._Gain()
+            parallel._gain.pays = lambda: True          # and the hand-off paid
+            try:
+                out["stages_us"][f"search_ids, subspaces {name}"] = _timed(
+                    {"x": lambda i: ix.search_ids(qs[i], k, **opts)}, Q, rounds)["x"]
+            finally:
+                parallel.worth_it, parallel._gain = real, gain
     inner = ix.workers[0].inners[0]
     graphs = [s.graph for s in getattr(inner, "sealed", {}).values()]  # segments: the sealed graphs
     if len(graphs) == 1 and hasattr(graphs[0], "padded") and len(ix.workers) == 1:  # one SymphonyQG graph
@@ -103,6 +122,14 @@ def profile_setting(ix, Q, opts: dict, rounds: int) -> dict:
         pad = [np.pad(b[0], ((0, 0), (0, g.padded - b[0].shape[1]))) for b in blocks]
         out["stages_us"]["bare SymphonyQG search_batch (same ef)"] = _timed(
             {"x": lambda i: g.index.search_batch(pad[i], k, max(ef, k), num_threads=1)}, Q, rounds)["x"]
+        out["stages_us"]["bare SymphonyQG search (its one-query call)"] = _timed(
+            {"x": lambda i: g.index.search(pad[i], k, max(ef, k))}, Q, rounds)["x"]
+        B = Q if B is None else B
+        whole = np.pad(B, ((0, 0), (0, g.padded - B.shape[1])))
+        out["stages_us"].update(_timed_batch({
+            "batch of all: search_ids, per query": lambda: ix.search_ids(B, k, **opts),
+            "batch of all: bare SymphonyQG search_batch, per query":
+                lambda: g.index.search_batch(whole, k, max(ef, k), num_threads=parallel.cores())}, len(B), rounds))
     return out
 
 
@@ -110,6 +137,7 @@ def run(path: str, out_dir: str, n: int = 0, queries: int = 200, rounds: int = 9
     ds = load(path, n or None)
     X = ds.train
     Q = np.ascontiguousarray(ds.test[:queries], np.float32)
+    B = np.ascontiguousarray(ds.test, np.float32)  # the batch rows: every test query in one call
     metric = "cosine" if ds.metric == "angular" else "l2"
     pca = auto_pca_dim(X.shape[1]) or 0
     settings = [("S=1 symqg (raw vectors)", dict(S=1, kind="symqg"), {"T": 10, "ef_search": 32}),
@@ -119,11 +147,11 @@ def run(path: str, out_dir: str, n: int = 0, queries: int = 200, rounds: int = 9
     for name, build, opts in tqdm(settings, desc="profile", unit="setting"):
         ix = _build(X, metric, **build)
         try:
-            rows.append({"setting": name, "query": opts, **profile_setting(ix, Q, opts, rounds)})
+            rows.append({"setting": name, "query": opts, **profile_setting(ix, Q, opts, rounds, B)})
         finally:
             ix.close(save=False)
     doc = {"dataset": os.path.splitext(os.path.basename(path))[0], "n": len(X), "dim": int(X.shape[1]),
-           "queries": len(Q), "rounds": rounds, "rows": rows,
+           "queries": len(Q), "batch": len(B), "rounds": rounds, "rows": rows,
            "provenance": {**git_state(), "argv": portable(sys.argv[1:]), "cpus": parallel.cores()}}
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, FILE), "w") as f:
@@ -135,7 +163,9 @@ def markdown(doc: dict) -> list[str]:
     """The profile as one table per setting (stage, µs per query)."""
     out = ["### Single-query profile (µs per query)", "",
            f"{doc['queries']} single queries, each stage timed on its own, best of {doc['rounds']} "
-           "interleaved rounds; produced by:", "", "```bash",
+           "interleaved rounds" + (f"; the `batch of all` rows time one call with all {doc['batch']} test "
+                                  "queries (5 calls per round), per query" if doc.get("batch") else "")
+           + "; produced by:", "", "```bash",
            "python -m sanny.bench.stage_profile " + " ".join(doc["provenance"].get("argv", [])), "```", ""]
     names = list(dict.fromkeys(s for r in doc["rows"] for s in r["stages_us"]))
     out += ["| stage | " + " | ".join(r["setting"] for r in doc["rows"]) + " |",

@@ -86,14 +86,14 @@ class Lane:
             if seg is None or len(seg.gid_of) < T:
                 return None
             try:
-                rows, d = seg.graph.search(q, T, ef if ef > T else T, 1)
+                rows, d = seg.graph.one(q, T, ef if ef > T else T)
             except RuntimeError:  # a list too long for the graph to fill: the pipeline scans it
                 return None
-            if rows[0, -1] < 0:
+            if rows[0, -1] < 0:  # (a signed graph's padding)
                 return None
             if T > k:
                 rows, d = rows[:, :k], d[:, :k]
-            ids = rows if seg.identity else seg.gid_of.take(rows)
+            ids = rows.astype(np.int64) if seg.identity else seg.gid_of.take(rows)
             ix.last_stats = {"queries": 1, "T": T, "union": T, "scored": 0}
             keys = ix.store.keys_of(ids) if with_keys else None
         finally:

@@ -147,7 +147,7 @@ def test_a_graph_that_cannot_fill_the_list_is_scanned_instead(make_index):
     def refuse(*a, **kw):
         raise RuntimeError("QuantizedGraph search could not produce k results")
 
-    seg.graph.search = refuse
+    seg.graph.search = seg.graph.one = refuse  # the pipeline's call and the lane's
     assert ix._lane.search(Q[0], 10, 590, None, False) is None
     ids, d = ix.search_ids(Q, 10, T=590)
     want, _ = brute_force(Q, X, 10, "l2")

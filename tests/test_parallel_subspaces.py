@@ -18,8 +18,15 @@ WAIT = 60  # seconds: a bound on a hang, never reached when the code works
 
 @pytest.fixture
 def idle(monkeypatch):
-    """Pretend other processes leave every core idle (the decision, not the mechanism)."""
+    """Pretend other processes leave every core idle and overlapping pays (the decision, not the
+    mechanism)."""
     monkeypatch.setattr(parallel._idle, "get", lambda: float(parallel.cores()))
+    monkeypatch.setattr(parallel, "_gain", Pays())
+
+
+class Pays(parallel._Gain):
+    def pays(self) -> bool:
+        return True
 
 
 def test_calls_overlap_on_a_pool_thread(idle):
@@ -110,15 +117,16 @@ def test_split_single_queries_same_with_and_without_overlap(make_index, monkeypa
     monkeypatch.setattr(parallel._idle, "get", lambda: -1.0)  # busy: in turn
     seq = [idx.search_ids(q, 10, T=20) for q in Q]
     seen = set()
-    real = parallel.Pool.run
+    real = parallel.Pool.calls
 
     def spy(self, fns):
         out = real(self, fns)
         seen.add(len(fns))
         return out
 
-    monkeypatch.setattr(parallel.Pool, "run", spy)
+    monkeypatch.setattr(parallel.Pool, "calls", spy)
     monkeypatch.setattr(parallel._idle, "get", lambda: float(parallel.cores()))
+    monkeypatch.setattr(parallel, "_gain", Pays())
     par = [idx.search_ids(q, 10, T=20) for q in Q]
     for (a, da), (b, db) in zip(seq, par):
         np.testing.assert_array_equal(a, b)
@@ -127,3 +135,30 @@ def test_split_single_queries_same_with_and_without_overlap(make_index, monkeypa
         assert seen == {3}  # every search went through the pool with its 3 subspaces
     batch, _ = idx.search_ids(Q, 10, T=20)
     np.testing.assert_array_equal(batch, np.concatenate([p[0] for p in par]))
+
+
+def test_overlap_only_while_it_pays(monkeypatch):
+    """A hand-off that costs more than the calls it overlaps is dropped, and tried again every
+    ``EXPLORE`` runs so a change (larger calls, an awake core) is seen."""
+    g = parallel._Gain()
+    assert g.pays()                                    # nothing known: try
+    g.note([30e-6, 30e-6], 100e-6, overlapped=True)    # 60 µs of calls took 100 µs overlapped
+    tries = [g.pays() for _ in range(2 * parallel.EXPLORE)]
+    assert tries.count(True) == 2                      # only the exploring runs
+    for _ in range(50):                                # larger calls: 400 µs saved, hand-off 70 µs
+        g.note([400e-6, 400e-6], 0.0, overlapped=False)
+    g.note([400e-6, 400e-6], 470e-6, overlapped=True)
+    assert g.cost < g.saved and all(g.pays() for _ in range(10))
+
+
+def test_runs_feed_the_gain_in_both_modes(monkeypatch):
+    monkeypatch.setattr(parallel._idle, "get", lambda: float(parallel.cores()))
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    g = parallel._Gain()
+    monkeypatch.setattr(parallel, "_gain", g)
+    assert parallel.run([lambda: 1, lambda: 2]) == [1, 2]   # explores: overlapped, cost learnt
+    assert g.cost is not None and g.saved is not None
+    g.cost, g.saved = 1.0, 0.0                              # a hand-off that never pays
+    names = []
+    assert parallel.run([lambda: names.append(threading.current_thread().name)] * 2) == [None, None]
+    assert set(names) == {threading.current_thread().name} and g.saved < 1.0  # in turn, timed

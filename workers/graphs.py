@@ -72,6 +72,10 @@ class HnswGraph:
         d[rows < 0] = np.inf  # faiss pads with its largest float
         return rows, d
 
+    def one(self, q: np.ndarray, size: int, ef: int):
+        """``search`` of one row for the lone-query lane."""
+        return self.search(q, size, ef, 1)
+
     def save(self, path: str) -> None:
         import faiss
 
@@ -130,6 +134,13 @@ class SymqgGraph:
             d = partial("ip", q[:, : self.width], self.x[rows]).astype(np.float32)
         return rows, d
 
+    def one(self, q: np.ndarray, size: int, ef: int):
+        """``search`` of one float32 row for the lone-query lane (l2 / cosine): the library's
+        one-query call, its rows as it gives them (uint32)."""
+        if q.shape[1] != self.padded or not q.flags.c_contiguous:
+            q = pad(q, self.padded)
+        return self.index.search(q, size, max(ef, size))
+
     def save(self, path: str) -> None:
         self.index.save(path + ".symqg")
         if self.x is not None:
@@ -159,6 +170,8 @@ class ExactGraph:
 
     def search(self, q: np.ndarray, size: int, ef: int = 0, threads: int = 0):
         return scan_rows(q, self.x, size, self.metric, xx=self.xx)
+
+    one = search
 
     def save(self, path: str) -> None:
         np.save(path + ".rows.npy", self.x)

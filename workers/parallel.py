@@ -10,7 +10,9 @@ itself.
 The pool is used only when other processes leave at least two cores idle (``spare_cores``,
 from ``/proc/stat`` minus this process' own CPU time, refreshed every ``WINDOW`` seconds):
 beside busy neighbours a handed-off call can sit behind them for a scheduler slice (the stall
-``single_threaded`` exists for), so the calls then run in turn as before.
+``single_threaded`` exists for), so the calls then run in turn as before. And only while it
+pays (``_Gain``): a hand-off costs a thread wake-up or two, which on a virtual machine's idle
+core can take longer than a 20-30 µs subspace search saves; the runs themselves tell which.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from . import kernels
 
 WINDOW = 0.2          # seconds between two readings of the machine's idle time
 MIN_SPARE = 1.5       # cores other processes must leave idle (the caller's and a helper's)
+EXPLORE = 32          # every EXPLORE-th run that could overlap does, so the hand-off cost stays known
+ALPHA = 0.1           # weight of the newest run in the running estimates of ``_Gain``
 
 _pool = None
 _pool_lock = threading.Lock()
@@ -89,20 +93,52 @@ def worth_it(n_calls: int) -> bool:
     return spare is not None and spare >= MIN_SPARE
 
 
+class _Gain:
+    """Whether overlapping pays, learnt from the runs: ``saved`` is what overlap could take off a
+    run (the time of every call but the longest), ``cost`` what an overlapped run took beyond its
+    longest call (the hand-off). Running averages in seconds; races between threads only blur them."""
+
+    def __init__(self):
+        self.saved = self.cost = None
+        self.runs = 0
+
+    def pays(self) -> bool:
+        self.runs += 1
+        if self.cost is None or self.saved is None or self.runs % EXPLORE == 0:
+            return True  # learn (again) what a hand-off costs
+        return self.saved > self.cost
+
+    def note(self, times: list, wall: float, overlapped: bool) -> None:
+        longest = max(times)
+        self.saved = _avg(self.saved, sum(times) - longest)
+        if overlapped:
+            self.cost = _avg(self.cost, max(0.0, wall - longest))
+
+
+def _avg(old, new: float) -> float:
+    return new if old is None else old + ALPHA * (new - old)
+
+
+_gain = _Gain()
+
+
 class _Call:
-    __slots__ = ("fn", "claim", "done", "out", "error")
+    __slots__ = ("fn", "claim", "done", "out", "error", "seconds")
 
     def __init__(self, fn):
         self.fn = fn
         self.claim = threading.Lock()  # whoever acquires it runs the call
         self.done = threading.Event()
         self.out = self.error = None
+        self.seconds = 0.0
 
     def run(self) -> None:
+        t0 = time.perf_counter()
         try:
             self.out = self.fn()
         except BaseException as e:  # noqa: BLE001 - re-raised on the caller's thread
             self.error = e
+        self.seconds = time.perf_counter() - t0
         self.done.set()
 
 
@@ -134,6 +170,10 @@ class Pool:
     def run(self, fns: list[Callable]) -> list:
         """``[f() for f in fns]``, overlapped: the caller runs ``fns[0]`` and every call not
         yet started by a pool thread; errors are raised as the sequential loop would."""
+        return [c.out for c in self.calls(fns)]
+
+    def calls(self, fns: list[Callable]) -> list[_Call]:
+        """``run``'s finished calls (results and each one's seconds)."""
         calls = [_Call(fns[0])] + [_Call(_in_context(f)) for f in fns[1:]]  # the caller's deadline
         rest = calls[1:]
         with self._cv:
@@ -150,7 +190,7 @@ class Pool:
             c.done.wait()
             if c.error is not None:
                 raise c.error
-        return [c.out for c in calls]
+        return calls
 
 
 def _in_context(fn):
@@ -168,7 +208,17 @@ def pool() -> Pool:
 
 
 def run(fns: list[Callable]) -> list:
-    """``[f() for f in fns]``: overlapped on the pool when ``worth_it``, else in turn."""
-    if worth_it(len(fns)):
-        return pool().run(fns)
-    return [f() for f in fns]
+    """``[f() for f in fns]``: overlapped on the pool when ``worth_it`` and it pays, else in turn."""
+    if not worth_it(len(fns)):
+        return [f() for f in fns]
+    t0 = time.perf_counter()
+    if _gain.pays():
+        calls = pool().calls(fns)
+        _gain.note([c.seconds for c in calls], time.perf_counter() - t0, True)
+        return [c.out for c in calls]
+    out, times = [], []
+    for f in fns:
+        out.append(f())
+        times.append(time.perf_counter() - t0 - sum(times))
+    _gain.note(times, 0.0, False)
+    return out
