@@ -8,16 +8,11 @@ import os
 import shutil
 import sys
 
+from .arglists import choices, comma_list
 from .churn_site import MODE_RE
-from .ingest_cli import _list
 
 
-def _modes(s: str) -> list[str]:
-    out = list(dict.fromkeys(x.strip() for x in s.split(",") if x.strip()))
-    bad = [x for x in out if not MODE_RE.fullmatch(x)]
-    if bad or not out:
-        raise argparse.ArgumentTypeError(f"unknown mode(s) {bad or 'empty list'}: use embedded, grpcN")
-    return out
+_modes = comma_list(MODE_RE.fullmatch, "embedded, grpcN")
 
 
 def run_churn_bench(dataset: str, out: str, *, inner=("symqg", "hnsw"), modes=("embedded", "grpc2"), n: int = 30000,
@@ -90,7 +85,7 @@ def register(subparsers) -> None:
                     "one row shard each). Writes churn.json, churn.md, churn.png to --out.")
     p.add_argument("dataset", nargs="?", help="ann-benchmarks HDF5 file (not needed with --report-only)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--inner", type=_list(INNER_KINDS), default=["symqg", "hnsw"],
+    p.add_argument("--inner", type=choices(INNER_KINDS), default=["symqg", "hnsw"],
                    help=f"inner index kinds, comma-separated, of {', '.join(INNER_KINDS)} (default symqg,hnsw)")
     p.add_argument("--modes", type=_modes, default=["embedded", "grpc2"], help="embedded, grpcN (default embedded,grpc2)")
     p.add_argument("--n", type=int, default=30000, help="live vectors (the first N train rows; default 30000)")

@@ -8,6 +8,7 @@ import os
 import sys
 
 from . import algorithms, grids
+from .arglists import choices
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +33,7 @@ def _positive(s: str) -> int:
     return v
 
 
-def _names(s: str) -> list[str]:
-    out = [x.strip() for x in s.split(",") if x.strip()]
-    bad = [x for x in out if x not in algorithms.NAMES]
-    if bad or not out:
-        raise argparse.ArgumentTypeError(f"unknown algorithm(s) {bad} (choose from {','.join(algorithms.NAMES)})")
-    return out
+_names = choices(algorithms.NAMES)
 
 
 def _grid(s: str) -> str:

@@ -10,17 +10,8 @@ import sys
 
 from tqdm import tqdm
 
+from .arglists import choices
 from .ingest import PATHS
-
-
-def _list(choices):
-    def parse(s: str) -> list[str]:
-        out = list(dict.fromkeys(x.strip() for x in s.split(",") if x.strip()))
-        bad = [x for x in out if x not in choices]
-        if bad or not out:
-            raise argparse.ArgumentTypeError(f"unknown {bad or 'empty list'}: use some of {', '.join(choices)}")
-        return out
-    return parse
 
 
 def run_ingest_bench(dataset: str, out: str, *, n: int | None = None, batch: int = 1000, repeats: int = 3,
@@ -97,9 +88,9 @@ def register(subparsers) -> None:
     p.add_argument("--n", type=int, help="first N train vectors (default: all)")
     p.add_argument("--batch", type=int, default=1000, help="vectors per insert call / request (default 1000)")
     p.add_argument("--repeats", type=int, default=3, help="timed repeats, each into a fresh index (default 3)")
-    p.add_argument("--inner", type=_list(INNER_KINDS), default=["hnsw"],
+    p.add_argument("--inner", type=choices(INNER_KINDS), default=["hnsw"],
                    help=f"inner index kinds, comma-separated, of {', '.join(INNER_KINDS)} (default hnsw)")
-    p.add_argument("--paths", type=_list(PATHS), default=list(PATHS),
+    p.add_argument("--paths", type=choices(PATHS), default=list(PATHS),
                    help="ingest paths, comma-separated (default embedded,grpc,vald)")
     p.add_argument("--busy", type=int, default=2, help="busy-loop processes in the busy latency phase (default 2)")
     p.add_argument("--queries", type=int, default=500, help="test queries timed one by one (default 500)")

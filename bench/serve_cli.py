@@ -7,22 +7,18 @@ import os
 import re
 import sys
 
+from .arglists import comma_list
 from .cli import _int_list
 
 MODE_RE = re.compile(r"embedded|(grpc|ray|netns)[1-9][0-9]*")
 
 
-def _modes(s: str, extra: tuple[str, ...] = ()) -> list[str]:
-    out = [x.strip() for x in s.split(",") if x.strip()]
-    bad = [x for x in out if not (MODE_RE.fullmatch(x) or x in extra)]
-    if bad or not out:
-        names = ", ".join(extra + ("embedded", "grpcN", "rayN", "netnsN"))
-        raise argparse.ArgumentTypeError(f"unknown mode(s) {bad}: use {names}")
-    return list(dict.fromkeys(out))
+_modes = comma_list(MODE_RE.fullmatch, "embedded, grpcN, rayN, netnsN")
+_distributed_modes = comma_list(lambda x: x == "inproc" or MODE_RE.fullmatch(x), "inproc, embedded, grpcN, rayN, netnsN")
 
 
 def _distributed(s: str) -> list[str]:
-    return [] if s.strip().lower() == "none" else _modes(s, ("inproc",))
+    return [] if s.strip().lower() == "none" else _distributed_modes(s)
 
 
 def register(subparsers) -> None:
