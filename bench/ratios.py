@@ -56,9 +56,29 @@ def comparisons(rows: list[dict], thresholds=THRESHOLDS) -> list[dict]:
     return out
 
 
-def markdown(rows: list[dict], thresholds=THRESHOLDS, profiled: bool = False) -> list[str]:
-    """The table and one generated sentence on where the split stands (``profiled``: a stage
-    profile follows it)."""
+def split_profile(profile: dict | None) -> str:
+    """Where an S>=2 single query's time goes, from a stage profile (``stage_profile``): "" if none."""
+    rows = (profile or {}).get("rows", [])
+    one = next((r["stages_us"] for r in rows if r["setting"].startswith("S=1")), None)
+    split = next((r for r in rows if not r["setting"].startswith("S=1")), None)
+    if split is None or one is None:
+        return ""
+    st = split["stages_us"]
+    searches = [v for name, v in st.items() if name.startswith("worker ")]
+    out = (f"; the single-query profile below: {split['setting']}'s {len(searches)} subspace searches take "
+           f"{sum(searches):.0f} µs of its {st['search_ids (whole call)']:.0f} µs, the union and exact re-rank "
+           f"{st.get('union + exact re-rank', 0):.0f} µs, against {one['search_ids (whole call)']:.0f} µs for "
+           f"{rows[0]['setting']}")
+    if "search_ids, subspaces overlapped" in st and "search_ids, subspaces in turn" in st:
+        out += (f"; overlapping its searches on the other core takes {st['search_ids, subspaces overlapped']:.0f} µs "
+                f"against {st['search_ids, subspaces in turn']:.0f} µs in turn (the hand-off costs more than "
+                "a search saves, so the engine runs them in turn)")
+    return out
+
+
+def markdown(rows: list[dict], thresholds=THRESHOLDS, profile: dict | None = None) -> list[str]:
+    """The table and one generated sentence on where the split stands (``profile``: the stage
+    profile that follows it, whose figures the sentence cites)."""
     comp = comparisons(rows, thresholds)
     if not any(c["qps_batch"]["sanny"] for c in comp):
         return []
@@ -78,7 +98,7 @@ def markdown(rows: list[dict], thresholds=THRESHOLDS, profiled: bool = False) ->
         loses = any(c[k]["split"]["qps_" + m] < c[k]["one"]["qps_" + m] for c in comp
                     for k, m in (("qps_batch", "batch"), ("qps_single", "single"))
                     if c[k]["split"] is not None and c[k]["one"] is not None)
-        why = "; the single-query profile below shows the stages" if profiled else ""
+        why = split_profile(profile)
         verdict = ("the split still costs speed on one machine (more graph searches and a wider "
                    f"re-rank than one graph needs{why})" if loses else "the split matches or beats one graph here")
         out += [f"Best S≥2 against S=1 (QPS ratio): {', '.join(parts)}: {verdict}. It earns its place "

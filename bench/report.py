@@ -125,15 +125,13 @@ def _doc_section(d: str, base: str, lines: list[str]) -> bool:
     return False
 
 
-def _profile(d: str) -> list[str]:
+def _profile(d: str) -> dict | None:
     """The directory's single-query stage profile (``stage_profile``), when it has one."""
     path = os.path.join(d, "profile.json")
     if not os.path.exists(path):
-        return []
-    from .stage_profile import markdown
-
+        return None
     with open(path) as f:
-        return markdown(json.load(f))
+        return json.load(f)
 
 
 def build_report(result_dirs: list[str], out_path: str) -> str:
@@ -166,7 +164,10 @@ def build_report(result_dirs: list[str], out_path: str) -> str:
         lines += ["### Frontier at recall 0.90 / 0.95 / 0.99", "",
                   results.render_markdown(results.pareto_table(rows)).replace("### ", "#### "), ""]
         profile = _profile(d)
-        lines += ratios.markdown(rows, profiled=bool(profile)) + profile
+        lines += ratios.markdown(rows, profile=profile)
+        if profile:
+            from .stage_profile import markdown as profile_markdown
+            lines += profile_markdown(profile)
         for fig in ("pareto.png", "scaling.png"):
             if os.path.exists(os.path.join(d, fig)):
                 lines += [f"![{fig}]({os.path.relpath(os.path.join(os.path.abspath(d), fig), base)})", ""]

@@ -52,13 +52,18 @@ def test_report_renders_ratios_and_profile(tmp_path):
     (d / "results.json").write_text(json.dumps(ROWS))
     doc = {"queries": 5, "rounds": 2, "provenance": {"argv": ["DATA.hdf5", "--out", "res"]},
            "rows": [{"setting": "S=1 symqg", "stages_us": {"search_ids (whole call)": 40.0, "liveness": 2.5}},
-                    {"setting": "S=2 symqg union", "stages_us": {"search_ids (whole call)": 90.0}}]}
+                    {"setting": "S=2 symqg union", "stages_us": {
+                        "search_ids (whole call)": 90.0, "worker 0 search": 20.0, "worker 1 search": 21.0,
+                        "union + exact re-rank": 30.0, "search_ids, subspaces overlapped": 99.0,
+                        "search_ids, subspaces in turn": 88.0}}]}
     (d / stage_profile.FILE).write_text(json.dumps(doc))
     md = report.build_report([str(d)], str(tmp_path / "B.md"))
     assert "### Sanny against the best peer, and the split against S=1" in md
     assert "| search_ids (whole call) | 40.0 | 90.0 |" in md and "| liveness | 2.5 | - |" in md
     assert "python -m sanny.bench.stage_profile DATA.hdf5 --out res" in md
-    assert "the single-query profile below shows the stages" in md
+    assert ("the single-query profile below: S=2 symqg union's 2 subspace searches take 41 µs of its 90 µs, "
+            "the union and exact re-rank 30 µs, against 40 µs for S=1 symqg; overlapping its searches on the "
+            "other core takes 99 µs against 88 µs in turn") in md
 
 
 def test_stage_profile_times_every_stage(tmp_path):
@@ -79,4 +84,8 @@ def test_stage_profile_times_every_stage(tmp_path):
     assert "top-k (no re-rank: exact inner distances)" in one and "bare SymphonyQG search_batch (same ef)" in one
     assert "exact re-rank" in pca and "PCA projection" in pca  # 160-d: auto PCA
     assert {"worker 0 search", "worker 1 search", "union + exact re-rank"} <= set(split)
+    assert {"bare SymphonyQG search (its one-query call)", "batch of all: search_ids, per query",
+            "batch of all: bare SymphonyQG search_batch, per query"} <= set(one)
+    if stage_profile.parallel.cores() >= 2:
+        assert {"search_ids, subspaces overlapped", "search_ids, subspaces in turn"} <= set(split)
     assert all(v > 0 for r in (one, pca, split) for v in r.values())
