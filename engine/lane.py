@@ -24,6 +24,7 @@ from sanny.workers.segments import SegmentedInner
 from .validate import MAX_K, MAX_NORM, MAX_T, UNIT
 
 F32 = np.dtype(np.float32)
+HALF = np.float32(0.5)  # cosine's user distance, d / 2 (a float32 scalar: no promotion step)
 MAX_SQ = MAX_NORM * MAX_NORM  # the pipeline's norm bound, squared (l2: larger rows are its errors)
 
 
@@ -98,4 +99,4 @@ class Lane:
             keys = ix.store.keys_of(ids) if with_keys else None
         finally:
             lock.release()
-        return ids, (np.sqrt(d) if self.l2 else d * 0.5), keys
+        return ids, (np.sqrt(d) if self.l2 else d * HALF), keys

@@ -109,6 +109,8 @@ class SymqgGraph:
         self.index, self.n, self.width, self.degree, self.metric = index, n, width, degree, metric
         self.padded = -(-width // 64) * 64
         self.x = x  # ip only: the rows, to score -<q, x> exactly (the graph ranks by L2)
+        # the lone-query lane's call: the library's own one-query search when no padding is needed
+        self.one = index.search if self.padded == width else self._one
 
     @classmethod
     def build(cls, x: np.ndarray, metric: str, degree: int, ef_construction: int, threads: int = 0):
@@ -134,12 +136,10 @@ class SymqgGraph:
             d = partial("ip", q[:, : self.width], self.x[rows]).astype(np.float32)
         return rows, d
 
-    def one(self, q: np.ndarray, size: int, ef: int):
-        """``search`` of one float32 row for the lone-query lane (l2 / cosine): the library's
-        one-query call, its rows as it gives them (uint32)."""
-        if q.shape[1] != self.padded or not q.flags.c_contiguous:
-            q = pad(q, self.padded)
-        return self.index.search(q, size, max(ef, size))
+    def _one(self, q: np.ndarray, size: int, ef: int):
+        """``one`` (``search`` of one float32 row, ``ef >= size``, l2 / cosine: the lone-query
+        lane's call) for a width the library must see zero-padded; rows as it gives them (uint32)."""
+        return self.index.search(pad(q, self.padded), size, ef)
 
     def save(self, path: str) -> None:
         self.index.save(path + ".symqg")
