@@ -101,6 +101,12 @@ def test_removed_ids_never_come_back_and_a_merge_drops_their_rows(worker, data, 
     assert not np.isin(after, gone).any() and (after >= 0).all() and np.isfinite(d).all()
     w.build(True)
     assert shape(w) == ([2000 - len(gone)], [0], 0)
+    seg = w.inners[0].lone
+    assert seg is not None and not seg.identity  # one clean graph over ids with gaps: rows map through gid_of
+    merged, d = w.search(Q, 10, SearchParams())
+    assert not np.isin(merged, gone).any() and (merged >= 0).all()
+    want = ((Q[:, None, :WIDTHS[0]] - X[merged[0], :WIDTHS[0]]) ** 2).sum(-1)  # each id's own distance
+    np.testing.assert_allclose(d[0], want, rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -32,6 +32,8 @@ def _omp_threads(threads: int):
 
 
 class HnswGraph:
+    fills = False  # faiss pads a list it cannot fill with -1
+
     def __init__(self, index, metric: str):
         self.index, self.metric = index, metric
         self._params: dict = {}  # ef -> SearchParametersHNSW (built once)
@@ -105,6 +107,8 @@ def pad(x: np.ndarray, width: int) -> np.ndarray:
 
 
 class SymqgGraph:
+    fills = True  # every row of a result is filled (the library raises rather than pad)
+
     def __init__(self, index, n: int, width: int, degree: int, metric: str, x: np.ndarray | None = None):
         self.index, self.n, self.width, self.degree, self.metric = index, n, width, degree, metric
         self.padded = -(-width // 64) * 64
@@ -160,6 +164,8 @@ class SymqgGraph:
 
 class ExactGraph:
     """A copy of the rows, scanned exactly: a segment too small for a graph."""
+
+    fills = True  # a scan of at most its rows fills every row
 
     def __init__(self, x: np.ndarray, metric: str):
         self.x, self.metric = np.ascontiguousarray(x, np.float32), metric

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+
 import numpy as np
 
 from . import segment_files
@@ -89,8 +91,7 @@ class SegmentedInner:
             n = self.g_n
             if n + len(ids) > len(self.g_ids):  # new arrays, never shifted: searches read the old
                 self.g_ids, self.g_x = grown(self.g_ids, n + len(ids), n), grown(self.g_x, n + len(ids), n)
-                self.g_dead = grown(self.g_dead, n + len(ids), n)
-                self.g_xx = grown(self.g_xx, n + len(ids), n)
+                self.g_dead, self.g_xx = grown(self.g_dead, n + len(ids), n), grown(self.g_xx, n + len(ids), n)
             self.g_ids[n: n + len(ids)] = ids
             self.g_x[n: n + len(ids)] = x
             self.g_xx[n: n + len(ids)] = np.einsum("ij,ij->i", self.g_x[n: n + len(ids)], self.g_x[n: n + len(ids)])
@@ -133,8 +134,6 @@ class SegmentedInner:
         segments changed under the plan and nothing was done: another compaction swapped first, a
         load came, or (``foreground``: ``build``) a foreground build started, which makes an
         in-flight background merge stale at once instead of waiting for it."""
-        import time
-
         t0 = time.perf_counter()
         with self._lock:
             if (not foreground and self._fg) or any(s not in self.sealed for s in step.sources) \
@@ -192,10 +191,8 @@ class SegmentedInner:
         """The live growing rows after ``upto`` become its rows from 0 (new arrays: searches may
         hold the old ones); their ``where`` rows move with them."""
         alive = ~self.g_dead[upto: self.g_n]  # dead rows go too: nothing refers to them
-        ids, x = self.g_ids[upto: self.g_n][alive], self.g_x[upto: self.g_n][alive]
-        xx = self.g_xx[upto: self.g_n][alive]
-        rest = len(ids)
-        cap = max(1024, rest)
+        ids, x, xx = (a[upto: self.g_n][alive] for a in (self.g_ids, self.g_x, self.g_xx))
+        rest, cap = len(ids), max(1024, len(ids))
         self.g_ids, self.g_x, self.g_xx = grown(ids, cap, rest), grown(x, cap, rest), grown(xx, cap, rest)
         self.g_dead = np.zeros(len(self.g_ids), bool)
         self.g_n, self.g_ndead = rest, 0
@@ -237,6 +234,9 @@ class SegmentedInner:
                 rows, d = seg.graph.search(q, size, max(params.ef_search or T, size), threads)
             except RuntimeError:  # symqg cannot always fill a list nearly as long as its graph: scan it
                 rows, d = scan_rows(q, self.store.arrays[self.s][seg.gid_of], size, self.metric)
+            if not seg.n_dead and seg.graph.fills:  # every row filled, none removed: nothing to mask
+                found.append((rows if seg.identity else seg.gid_of.take(rows), d))
+                continue
             ok = rows >= 0
             r = np.where(ok, rows, 0)
             if seg.n_dead:
