@@ -100,7 +100,10 @@ class VectorStore:
         return out
 
     def is_live(self, ids: np.ndarray) -> np.ndarray:
-        return live_lookup(self.live, self.size, ids)
+        size = len(self.keys)
+        if len(self.ids) == size:  # no id below size is free: one range test, no lookup
+            return np.asarray(ids, np.int64).view(np.uint64) < size
+        return live_lookup(self.live, size, ids)
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str) -> None:

@@ -301,6 +301,21 @@ def test_merge_policy():
     assert step.reason == "drop" and step.sources == (1,) and step.upto == 0
 
 
+def test_coordinator_liveness_with_and_without_free_ids():
+    """Without a free id the store answers liveness by range alone; with one, by its mask."""
+    from sanny.engine.store import VectorStore
+
+    st = VectorStore(4)
+    st.add(["a", "b", "c"], np.eye(4, dtype=np.float32)[:3])
+    probe = np.array([[0, 2, 3, -1], [1, -7, 2**40, 2]])
+    np.testing.assert_array_equal(st.is_live(probe), [[True, True, False, False], [True, False, False, True]])
+    st.drop(["b"])
+    np.testing.assert_array_equal(st.is_live(probe), [[True, True, False, False], [False, False, False, True]])
+    st.drop([])
+    st.add(["d"], np.eye(4, dtype=np.float32)[:1])      # takes id 1 again: no hole
+    np.testing.assert_array_equal(st.is_live(probe), [[True, True, False, False], [True, False, False, True]])
+
+
 def test_coordinator_ids_are_reused_smallest_first_and_replay_gives_the_same(tmp_path):
     from sanny.engine.store import VectorStore
 
