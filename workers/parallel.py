@@ -1,4 +1,4 @@
-"""Run a single query's subspace searches at once.
+"""Run a single query's subspace searches at once on idle cores.
 
 The libraries release the GIL while they search, so the ``S`` searches of one query (or a
 small batch, which gets no thread pool of its own: ``kernels.single_threaded``) can overlap.
@@ -7,14 +7,12 @@ persistent pool; the caller then takes back every call no pool thread has starte
 pool thread that is slow to be scheduled never makes the caller wait for work it could do
 itself.
 
-When other processes leave the cores idle (``spare_cores``, from ``/proc/stat`` minus this
-process' own CPU time, refreshed every ``WINDOW`` seconds), the pool is used only while it pays
-(``_Gain``): a hand-off costs a thread wake-up or two, which on a virtual machine's idle core
-can take longer than a 20-30 µs subspace search saves; the runs themselves tell which. Beside
-busy neighbours the calls always overlap: a query run in turn on one thread is preempted for a
-whole scheduler slice whenever it outlives its share (measured: S=2 single queries of 0.5 ms on
-2 cores beside 2 busy loops, p90 6-8x the quiet one in some rounds in turn, 1.1-1.3x
-overlapped), and a pool thread that is not scheduled costs nothing, its call taken back.
+The pool is used only when other processes leave at least two cores idle (``spare_cores``,
+from ``/proc/stat`` minus this process' own CPU time, refreshed every ``WINDOW`` seconds):
+beside busy neighbours a handed-off call can sit behind them for a scheduler slice (the stall
+``single_threaded`` exists for), so the calls then run in turn as before. And only while it
+pays (``_Gain``): a hand-off costs a thread wake-up or two, which on a virtual machine's idle
+core can take longer than a 20-30 µs subspace search saves; the runs themselves tell which.
 """
 from __future__ import annotations
 
@@ -87,18 +85,12 @@ def spare_cores() -> float | None:
     return _idle.get()
 
 
-def contended() -> bool:
-    """Other processes leave fewer than ``MIN_SPARE`` cores idle (False while not known)."""
-    spare = _idle.get()
-    return spare is not None and spare < MIN_SPARE
-
-
 def worth_it(n_calls: int) -> bool:
-    """Whether ``n_calls`` small calls should overlap now: always beside busy neighbours, on idle
-    cores while the hand-off pays."""
+    """Whether ``n_calls`` small calls should overlap now."""
     if n_calls < 2 or cores() < 2:
         return False
-    return contended() or _gain.pays()
+    spare = _idle.get()
+    return spare is not None and spare >= MIN_SPARE
 
 
 class _Gain:
@@ -216,16 +208,14 @@ def pool() -> Pool:
 
 
 def run(fns: list[Callable]) -> list:
-    """``[f() for f in fns]``: overlapped on the pool when ``worth_it``, else in turn. Runs on idle
-    cores teach ``_gain`` (what the calls took, what a hand-off cost)."""
-    t0 = time.perf_counter()
-    if worth_it(len(fns)):
-        calls = pool().calls(fns)
-        if not contended():
-            _gain.note([c.seconds for c in calls], time.perf_counter() - t0, True)
-        return [c.out for c in calls]
-    if len(fns) < 2:
+    """``[f() for f in fns]``: overlapped on the pool when ``worth_it`` and it pays, else in turn."""
+    if not worth_it(len(fns)):
         return [f() for f in fns]
+    t0 = time.perf_counter()
+    if _gain.pays():
+        calls = pool().calls(fns)
+        _gain.note([c.seconds for c in calls], time.perf_counter() - t0, True)
+        return [c.out for c in calls]
     out, times = [], []
     for f in fns:
         out.append(f())
