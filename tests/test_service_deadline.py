@@ -60,4 +60,5 @@ def test_worker_calls_carry_the_client_deadline(proxied):
     with served(proxied) as port, grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
         pb_grpc.SannyStub(ch).Search(pb.SearchRequest(queries=matrix(data(2, seed=3)), k=3), timeout=5)
     assert len(seen) == len(proxied.workers)
-    assert all(d is not None and 0 < d <= 5 for d in seen), seen  # the client's 5 s, counting down
+    # the client's 5 s, counting down (gRPC rounds the timeout it sends up: seen 5.009 once)
+    assert all(d is not None and 0 < d <= 5.05 for d in seen), seen
