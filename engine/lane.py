@@ -54,7 +54,11 @@ class Lane:
 
     def search(self, q, k, T, ef, with_keys: bool):
         """``(ids[1, k], user distances[1, k], keys or None)``, or None: take the pipeline."""
-        if type(q) is not np.ndarray or q.dtype != F32 or type(k) is not int:
+        if type(q) is not np.ndarray:
+            q = getattr(q, "x", None)  # ``Index.prepare_queries`` rows (``Queries``): checked again, cheaply
+            if type(q) is not np.ndarray:
+                return None
+        if q.dtype != F32 or type(k) is not int:
             return None
         if q.shape != self.row:
             if q.shape != self.flat:

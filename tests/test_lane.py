@@ -50,6 +50,9 @@ def test_the_lane_answers_as_the_pipeline_does(make_index, kind, metric):
             np.testing.assert_allclose(got[1], want_d, rtol=1e-5, atol=1e-5)
     keys, d = ix.search(Q[0], 10)  # the public calls, 1-D and (1, dim): the lane's rows
     np.testing.assert_array_equal(keys, ix.search(Q[:1], 10, prune=ix.config.prune)[0])
+    prepared = ix.prepare_queries(Q)  # rows of prepared queries take the lane too, with the same answer
+    got = ix._lane.search(prepared[3:4], 10, None, None, True)
+    assert got is not None and got[2].tolist() == ix.search(Q[3:4], 10, prune=ix.config.prune)[0].tolist()
     ix.set_defaults(T=12, ef_search=48)  # changed defaults: the lane reads them as the pipeline does
     got = ix._lane.search(Q[:1], 10, None, None, False)
     assert ix.last_stats["T"] == 12
