@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,26 +20,13 @@ from . import compaction, pipeline, validate
 from .durability import Durable
 from .fanout import lock_for
 from .lane import Lane
+from .validate import Queries  # re-exported: the Vald service builds them
 from .wal import DEL, PUT
 
 log = logging.getLogger(__name__)
 
 SEGMENTED = ("hnsw", "hnsw_sq", "symqg")  # inner kinds made of segments (sanny.workers.segments)
 LANE_OPTIONS = {"T", "ef_search"}  # the search options the lone-query lane takes
-
-
-@dataclass(frozen=True)
-class Queries:
-    """Query vectors already checked and normalised for one index (``Index.prepare_queries``),
-    so a caller that checks a whole request first (the gRPC service) does not pay twice."""
-
-    x: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, rows) -> "Queries":
-        return Queries(self.x[rows])
 
 
 class Index(Durable):

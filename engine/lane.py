@@ -21,7 +21,7 @@ from sanny.workers import LocalWorker
 from sanny.workers.inner import exact_partials
 from sanny.workers.segments import SegmentedInner
 
-from .validate import MAX_K, MAX_NORM, MAX_T, UNIT
+from .validate import MAX_K, MAX_NORM, MAX_T, UNIT, Queries
 
 F32 = np.dtype(np.float32)
 HALF = np.float32(0.5)  # cosine's user distance, d / 2 (a float32 scalar: no promotion step)
@@ -54,11 +54,9 @@ class Lane:
 
     def search(self, q, k, T, ef, with_keys: bool):
         """``(ids[1, k], user distances[1, k], keys or None)``, or None: take the pipeline."""
-        if type(q) is not np.ndarray:
-            q = getattr(q, "x", None)  # ``Index.prepare_queries`` rows (``Queries``): checked again, cheaply
-            if type(q) is not np.ndarray:
-                return None
-        if q.dtype != F32 or type(k) is not int:
+        if type(q) is Queries:  # ``Index.prepare_queries`` rows: checked again, cheaply
+            q = q.x
+        if type(q) is not np.ndarray or q.dtype != F32 or type(k) is not int:
             return None
         if q.shape != self.row:
             if q.shape != self.flat:

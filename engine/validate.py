@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,6 +19,20 @@ MAX_T = 100_000
 MAX_NORM = 1e18
 UNIT = 1e-6  # |x|^2 this close to 1 (8 float32 ulps): normalising would change x by rounding only
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0/C1 control characters (NUL, newline, ESC, ...)
+
+
+@dataclass(frozen=True)
+class Queries:
+    """Query vectors already checked and normalised for one index (``Index.prepare_queries``),
+    so a caller that checks a whole request first (the gRPC service) does not pay twice."""
+
+    x: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, rows) -> "Queries":
+        return Queries(self.x[rows])
 
 
 def vectors(x, dim: int, field: str = "vectors", finite: bool = True) -> np.ndarray:
